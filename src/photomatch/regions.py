@@ -1,0 +1,377 @@
+"""Regions of an image worth hashing: borders trimmed, crops, photos inside screenshots and collages.
+
+Design note (the pipeline recommended to the Matcher; numbers in the "Measured" section)
+-----------------------------------------------------------------------------------------
+A whole-image PDQ hash only survives alterations that keep the whole frame (resize, JPEG,
+colour changes). Everything that changes the frame (borders, crops, screenshots, collages,
+small rotations) needs one of two things: the query region that *is* the reported photo, or
+local features that do not care about the frame.
+
+1. Reported side (``reported_regions``): whole image plus the border-trimmed image when it differs.
+   Centre crops and windows were measured and do not pay for their index size: see "Measured".
+2. Query side (``query_regions``): whole, border-trimmed, and candidate photo rectangles found by
+   (a) a recursive XY-cut on near-uniform rows/columns (screenshots, framed photos, collages with
+   gutters), (b) straight full-span edges (collages without gutters), (c) Canny contours that are
+   rectangles. Each candidate is trimmed again. At most ``max_regions`` boxes, largest first.
+   These regions are what makes a screenshot match a plain imported PDQ hash.
+3. Local-feature retrieval + geometric verification (``photomatch.features`` + ``photomatch.verify``)
+   when the store keeps features of reported images (opt-in): ORB descriptors of all reported
+   images in a FAISS binary IVF index; each query votes for items; the top few are confirmed with a
+   RANSAC similarity. This is what reaches crops of 50-70% and 5 degree rotations, which no
+   affordable set of region hashes reaches.
+4. A region hash match at distance <= 31 is reported as stage "region"; a looser region hash match
+   (<= ~48) is reported only if verification confirms it.
+
+Measured: see the bottom of this docstring (filled from benchmarks/region_experiments.py).
+
+Boxes are ``(x, y, w, h)`` integer tuples in pixels of the image passed in.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+RegionKind = Literal["whole", "trim", "crop", "window", "rect", "cell"]
+
+__all__ = ["Box", "crop", "trim_borders", "reported_regions", "query_regions", "iou"]
+
+# Below this many pixels on a side a region carries too little detail for PDQ to be reliable.
+MIN_SIDE = 48
+
+
+def _check_rgb(rgb: np.ndarray, name: str = "rgb") -> np.ndarray:
+    if not isinstance(rgb, np.ndarray):
+        msg = f"{name}: expected a numpy array, got {type(rgb).__name__}"
+        raise TypeError(msg)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        msg = f"{name}: expected a uint8 array of shape (H, W, 3), got {rgb.dtype} {rgb.shape}"
+        raise ValueError(msg)
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        msg = f"{name}: image is empty ({rgb.shape[1]}x{rgb.shape[0]})"
+        raise ValueError(msg)
+    return rgb
+
+
+def crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """Return the pixels of ``box`` (a view, no copy).
+
+    >>> import numpy as np
+    >>> crop(np.zeros((10, 20, 3), np.uint8), (2, 3, 5, 4)).shape
+    (4, 5, 3)
+    """
+    x, y, w, h = box
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > rgb.shape[1] or y + h > rgb.shape[0]:
+        msg = f"box {box} is empty or outside the {rgb.shape[1]}x{rgb.shape[0]} image"
+        raise ValueError(msg)
+    return rgb[y : y + h, x : x + w]
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes.
+
+    >>> iou((0, 0, 10, 10), (5, 0, 10, 10))
+    0.3333333333333333
+    """
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _uniform_run(lines: np.ndarray, tolerance: int, min_fraction: float) -> int:
+    """How many leading lines of ``lines`` (n, m, 3) are close to the colour of the first line.
+
+    A line is "uniform" when at least ``min_fraction`` of its pixels are within ``tolerance``
+    (max over channels) of the border colour, the median of the outermost line; the fraction
+    rather than the max absorbs JPEG ringing and stray pixels.
+    """
+    first = lines[0].astype(np.int16)
+    colour = np.median(first, axis=0).astype(np.int16)
+    dev = np.abs(lines.astype(np.int16) - colour).max(axis=2)  # (n, m)
+    ok = (dev <= tolerance).mean(axis=1) >= min_fraction
+    if not ok[0]:
+        return 0
+    bad = np.flatnonzero(~ok)
+    return int(bad[0]) if bad.size else int(ok.size)
+
+
+def trim_borders(
+    rgb: np.ndarray, *, tolerance: int = 24, min_fraction: float = 0.97, max_samples: int = 384
+) -> Box:
+    """The content box of ``rgb`` with near-constant borders removed on each side.
+
+    Each side is trimmed independently (letterbox, pillarbox, frames of any colour); a side
+    whose outermost line is not uniform is left alone. ``tolerance`` is the largest per-channel
+    deviation from the border colour still counted as border (JPEG noise), ``min_fraction`` the
+    share of a line's pixels that must be border. Lines are subsampled to ``max_samples`` pixels
+    along their length for speed; positions across them stay exact. If everything is border, the
+    whole box is returned.
+
+    >>> import numpy as np
+    >>> img = np.zeros((100, 120, 3), np.uint8)
+    >>> img[10:90, 30:100] = np.random.default_rng(0).integers(0, 255, (80, 70, 3))
+    >>> trim_borders(img)
+    (30, 10, 70, 80)
+    """
+    _check_rgb(rgb)
+    h, w = rgb.shape[:2]
+    sx = max(1, w // max_samples)
+    sy = max(1, h // max_samples)
+    rows = rgb[:, ::sx]  # (h, w', 3): rows are lines for top/bottom
+    cols = rgb[::sy, :].transpose(1, 0, 2)  # (w, h', 3): columns are lines for left/right
+    top = _uniform_run(rows, tolerance, min_fraction)
+    if top >= h:
+        return (0, 0, w, h)
+    bottom = _uniform_run(rows[::-1], tolerance, min_fraction)
+    left = _uniform_run(cols, tolerance, min_fraction)
+    right = _uniform_run(cols[::-1], tolerance, min_fraction)
+    x0, x1 = left, w - right
+    y0, y1 = top, h - bottom
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return (0, 0, w, h)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def reported_regions(
+    rgb: np.ndarray, *, crops: tuple[float, ...] = (), windows: int = 0
+) -> list[tuple[Box, str]]:
+    """The regions of a reported image to hash and store, whole image first.
+
+    By default: the whole image and, when it has borders, the trimmed image. ``crops`` adds
+    centre crops keeping those fractions of each side (of the trimmed image), ``windows`` adds
+    an ``windows`` x ``windows`` grid of overlapping windows each covering 2/(windows+1) of each
+    side. Measured on photos-dev, crops and windows add little recall for their cost (each is one
+    more index entry and one more chance of a false match), so they are off by default.
+
+    >>> import numpy as np
+    >>> [k for _, k in reported_regions(np.zeros((64, 64, 3), np.uint8))]
+    ['whole']
+    """
+    _check_rgb(rgb)
+    h, w = rgb.shape[:2]
+    out: list[tuple[Box, str]] = [((0, 0, w, h), "whole")]
+    t = trim_borders(rgb)
+    if t != (0, 0, w, h) and min(t[2], t[3]) >= MIN_SIDE and _differs(t, (0, 0, w, h)):
+        out.append((t, "trim"))
+    tx, ty, tw, th = t
+    for f in crops:
+        if not 0.0 < f < 1.0:
+            msg = f"crops: each fraction must be in (0, 1), got {f}"
+            raise ValueError(msg)
+        cw, ch = round(tw * f), round(th * f)
+        if min(cw, ch) >= MIN_SIDE:
+            out.append(((tx + (tw - cw) // 2, ty + (th - ch) // 2, cw, ch), "crop"))
+    if windows >= 2:
+        frac = 2.0 / (windows + 1)
+        cw, ch = round(tw * frac), round(th * frac)
+        if min(cw, ch) >= MIN_SIDE:
+            for j in range(windows):
+                for i in range(windows):
+                    x = tx + round(i * (tw - cw) / (windows - 1))
+                    y = ty + round(j * (th - ch) / (windows - 1))
+                    out.append(((x, y, cw, ch), "window"))
+    return out
+
+
+def _differs(a: Box, b: Box, min_shift: float = 0.02) -> bool:
+    """True when boxes differ by more than ``min_shift`` of the larger side on some edge."""
+    tol = min_shift * max(a[2], a[3], b[2], b[3])
+    ea = (a[0], a[1], a[0] + a[2], a[1] + a[3])
+    eb = (b[0], b[1], b[0] + b[2], b[1] + b[3])
+    return any(abs(p - q) > tol for p, q in zip(ea, eb))
+
+
+# ---------------------------------------------------------------------------------------------
+# Query side
+
+
+def _line_is_uniform(a: np.ndarray, axis: int, tolerance: int, min_fraction: float) -> np.ndarray:
+    """For each row (axis=1) or column (axis=0) of ``a`` (h, w, 3) int16: is it near one colour?"""
+    med = np.median(a, axis=axis, keepdims=True)
+    dev = np.abs(a - med).max(axis=2)
+    return (dev <= tolerance).mean(axis=axis) >= min_fraction
+
+
+def _segments(uniform: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """Maximal runs of non-uniform lines, at least ``min_len`` long, as [start, end)."""
+    out = []
+    n = uniform.size
+    i = 0
+    while i < n:
+        if uniform[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not uniform[j]:
+            j += 1
+        if j - i >= min_len:
+            out.append((i, j))
+        i = j
+    return out
+
+
+def _xy_cut(
+    a: np.ndarray, box: Box, depth: int, min_side: int, tolerance: int, out: list[Box]
+) -> None:
+    """Recursive XY-cut: split ``box`` of ``a`` at runs of uniform rows/columns; collect blocks."""
+    x, y, w, h = box
+    sub = a[y : y + h, x : x + w]
+    rows = _line_is_uniform(sub, 1, tolerance, 0.97)
+    cols = _line_is_uniform(sub, 0, tolerance, 0.97)
+    rseg = _segments(rows, min_side)
+    cseg = _segments(cols, min_side)
+    if not rseg or not cseg:
+        return
+    # Tighten to the non-uniform hull, then split along the axis with more than one segment.
+    if len(rseg) == 1 and len(cseg) == 1:
+        inner = (x + cseg[0][0], y + rseg[0][0], cseg[0][1] - cseg[0][0], rseg[0][1] - rseg[0][0])
+        out.append(inner)
+        if depth > 0 and inner != box:
+            _xy_cut(a, inner, depth - 1, min_side, tolerance, out)
+        return
+    if depth <= 0:
+        return
+    if len(rseg) > 1:
+        for r0, r1 in rseg:
+            _xy_cut(a, (x, y + r0, w, r1 - r0), depth - 1, min_side, tolerance, out)
+    if len(cseg) > 1:
+        for c0, c1 in cseg:
+            _xy_cut(a, (x + c0, y, c1 - c0, h), depth - 1, min_side, tolerance, out)
+
+
+def _edge_cuts(grey: np.ndarray, axis: int, min_gap: int) -> list[int]:
+    """Positions of straight edges spanning the image (collage seams without gutters).
+
+    A seam between two photos is a row (column) where most pixels change sharply from the
+    previous row; inside a photo such rows are rare. Returns positions sorted.
+    """
+    g = grey.astype(np.int16)
+    if axis == 0:  # horizontal seams: differences between consecutive rows
+        d = np.abs(np.diff(g, axis=0))
+        frac = (d > 24).mean(axis=1)
+    else:
+        d = np.abs(np.diff(g, axis=1))
+        frac = (d > 24).mean(axis=0)
+    cand = np.flatnonzero(frac >= 0.6) + 1
+    cuts: list[int] = []
+    n = g.shape[axis]
+    for c in cand:
+        if c < min_gap or n - c < min_gap:
+            continue
+        if cuts and c - cuts[-1] < min_gap:
+            continue
+        cuts.append(int(c))
+    return cuts
+
+
+def _contour_rects(grey: np.ndarray, min_area: float) -> list[Box]:
+    """Axis-aligned bounding boxes of large quadrilateral contours (photos on textured backgrounds)."""
+    edges = cv2.Canny(grey, 60, 160)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    h, w = grey.shape
+    out = []
+    for c in contours:
+        x, y, bw, bh = cv2.boundingRect(c)
+        if bw * bh < min_area or bw * bh > 0.97 * w * h:
+            continue
+        approx = cv2.approxPolyDP(c, 0.02 * cv2.arcLength(c, True), True)
+        if len(approx) != 4 or not cv2.isContourConvex(approx):
+            continue
+        # Only near-rectangles: the quad fills most of its bounding box.
+        if cv2.contourArea(approx) < 0.85 * bw * bh:
+            continue
+        out.append((x, y, bw, bh))
+    return out
+
+
+def query_regions(
+    rgb: np.ndarray,
+    *,
+    max_regions: int = 12,
+    work_side: int = 384,
+    min_area: float = 0.04,
+    grid: bool = True,
+) -> list[tuple[Box, str]]:
+    """Candidate photo regions of a query image, whole image first, at most ``max_regions``.
+
+    Kinds: ``"whole"``, ``"trim"`` (borders removed), ``"rect"`` (a block separated by uniform
+    rows/columns or a rectangular contour: a photo in a screenshot, a framed photo), ``"cell"``
+    (a collage cell between straight seams, or of the 2x2 grid when ``grid``). Analysis runs on a
+    copy downscaled to ``work_side`` pixels on the long side; boxes are mapped back to ``rgb``'s
+    pixels and each is trimmed of its own borders at full resolution. Regions smaller than
+    ``min_area`` of the image or ``MIN_SIDE`` pixels on a side are dropped, and near-duplicates
+    (IoU > 0.9) are kept once.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> shot = np.full((400, 240, 3), 255, np.uint8)
+    >>> shot[120:300, 20:220] = rng.integers(0, 255, (180, 200, 3))
+    >>> (20, 120, 200, 180) in [b for b, k in query_regions(shot)]
+    True
+    """
+    _check_rgb(rgb)
+    if max_regions < 1:
+        msg = f"max_regions must be >= 1, got {max_regions}"
+        raise ValueError(msg)
+    h, w = rgb.shape[:2]
+    whole: Box = (0, 0, w, h)
+    out: list[tuple[Box, str]] = [(whole, "whole")]
+
+    def add(box: Box, kind: str) -> None:
+        if min(box[2], box[3]) < MIN_SIDE or box[2] * box[3] < min_area * w * h:
+            return
+        if any(iou(box, b) > 0.9 for b, _ in out):
+            return
+        out.append((box, kind))
+
+    t = trim_borders(rgb)
+    add(t, "trim")
+    if max_regions == 1:
+        return out[:1]
+
+    scale = min(1.0, work_side / max(h, w))
+    small = rgb if scale >= 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    a = small.astype(np.int16)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    min_side_small = max(8, int(MIN_SIDE * scale))
+
+    cands: list[tuple[Box, str]] = []
+    blocks: list[Box] = []
+    _xy_cut(a, (0, 0, sw, sh), 3, min_side_small, 20, blocks)
+    cands += [(b, "rect") for b in blocks]
+    cands += [(b, "rect") for b in _contour_rects(grey, min_area * sw * sh)]
+    ys = [0, *_edge_cuts(grey, 0, min_side_small), sh]
+    xs = [0, *_edge_cuts(grey, 1, min_side_small), sw]
+    if len(ys) > 2 or len(xs) > 2:
+        for j in range(len(ys) - 1):
+            for i in range(len(xs) - 1):
+                cands.append(((xs[i], ys[j], xs[i + 1] - xs[i], ys[j + 1] - ys[j]), "cell"))
+
+    # Largest first: big candidates are the likeliest photos and the cheapest to confirm.
+    cands.sort(key=lambda bk: -bk[0][2] * bk[0][3])
+    inv = 1.0 / scale
+    for (bx, by, bw, bh), kind in cands:
+        if len(out) >= max_regions:
+            break
+        x0 = max(0, int(np.floor(bx * inv)))
+        y0 = max(0, int(np.floor(by * inv)))
+        x1 = min(w, int(np.ceil((bx + bw) * inv)))
+        y1 = min(h, int(np.ceil((by + bh) * inv)))
+        if x1 - x0 < MIN_SIDE or y1 - y0 < MIN_SIDE:
+            continue
+        tb = trim_borders(rgb[y0:y1, x0:x1])
+        add((x0 + tb[0], y0 + tb[1], tb[2], tb[3]), kind)
+    if grid and len(out) < max_regions:
+        hw, hh = w // 2, h // 2
+        for (gx, gy) in ((0, 0), (hw, 0), (0, hh), (hw, hh)):
+            if len(out) >= max_regions:
+                break
+            add((gx, gy, hw if gx == 0 else w - hw, hh if gy == 0 else h - hh), "cell")
+    return out[:max_regions]
