@@ -1,0 +1,280 @@
+"""The ``photomatch`` command line.
+
+Exit codes follow grep: 0 success (for ``match``: something matched), 1 nothing matched,
+2 when any input failed (each bad input is reported on stderr by name; the rest still run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from . import __version__
+from ._accel import IMPLEMENTATION
+from .errors import PhotomatchError
+from .files import iter_image_paths
+from .hashing import ALGORITHMS, HashResult, hash_files
+
+EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
+
+
+class _Errors:
+    """Reports bad inputs on stderr by name and remembers that one happened."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, name: str, reason: str) -> None:
+        self.count += 1
+        # tqdm.write keeps the progress bar intact when one is shown
+        tqdm.write(f"photomatch: {name}: {reason}", file=sys.stderr)
+
+    def exception(self, e: BaseException) -> None:
+        self.count += 1
+        tqdm.write(f"photomatch: {e}", file=sys.stderr)
+
+
+def progress(items: Iterator[Any], *, desc: str, unit: str = "img") -> Iterator[Any]:
+    """A progress bar on stderr, only when stderr is a terminal."""
+    return tqdm(items, desc=desc, unit=unit, disable=not sys.stderr.isatty(), file=sys.stderr, leave=False)
+
+
+# --- hash ------------------------------------------------------------------------------------
+
+HASH_FIELDS = ("path", "algo", "hex", "quality")
+
+
+class HashWriter:
+    """Writes ``photomatch hash`` lines in one of three formats, all readable as hash lists."""
+
+    def __init__(self, out: IO[str], fmt: str) -> None:
+        self.out, self.fmt = out, fmt
+        if fmt == "csv":
+            self._csv = csv.writer(out, lineterminator="\n")
+            self._csv.writerow(HASH_FIELDS)
+        elif fmt == "text":
+            out.write("#" + "\t".join(HASH_FIELDS) + "\n")
+
+    def write(self, r: HashResult) -> None:
+        h = r.hash
+        if h is None:
+            return
+        quality = "" if h.quality is None else h.quality
+        if self.fmt == "jsonl":
+            rec = {"path": r.path, "algo": h.algorithm, "hex": h.hex, "quality": h.quality}
+            self.out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            self._csv.writerow((r.path, h.algorithm, h.hex, quality))
+        else:
+            self.out.write(f"{_one_line(r.path)}\t{h.algorithm}\t{h.hex}\t{quality}\n")
+
+
+def _one_line(path: str) -> str:
+    # a tab or newline in a file name would break the text format: escape like Python strings do
+    return path.encode("unicode_escape").decode("ascii") if any(c in path for c in "\t\n\r\\") else path
+
+
+def cmd_hash(args: argparse.Namespace) -> int:
+    errors = _Errors()
+    writer = HashWriter(sys.stdout, args.format)
+    paths = iter_image_paths(args.paths, on_error=errors)
+    results = hash_files(paths, args.algo, workers=args.workers, exact=args.exact)
+    for r in progress(results, desc="hashing"):
+        if r.ok:
+            writer.write(r)
+        else:
+            errors.exception(r.error)
+    sys.stdout.flush()
+    return EXIT_ERROR if errors.count else EXIT_OK
+
+
+# --- store commands --------------------------------------------------------------------------
+
+
+def _open_matcher(path: str, *, create: bool) -> Any:
+    from .matcher import Matcher  # the store stack is only needed by these commands
+
+    return Matcher(path, create=create)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    errors = _Errors()
+    added = existing = 0
+    with _open_matcher(args.store, create=True) as m:
+        paths = iter_image_paths(args.paths, on_error=errors)
+        for r in progress(m.add_many(paths, label=args.label, algo=args.algo, workers=args.workers), desc="adding"):
+            if not r.ok:
+                errors.exception(r.error)
+            elif r.existing:
+                existing += 1
+            else:
+                added += 1
+        total = len(m)
+    note = f", {existing} already there" if existing else ""
+    print(f"added {added} image(s){note}; {total} item(s) in {args.store}", file=sys.stderr)
+    return EXIT_ERROR if errors.count else EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    errors = _Errors()
+    matched = False
+    with _open_matcher(args.store, create=False) as m:
+        paths = iter_image_paths(args.paths, on_error=errors)
+        results = m.match_many(paths, threshold=args.threshold, workers=args.workers, exact=args.exact,
+                               dihedral=not args.no_dihedral)
+        for r in progress(results, desc="matching"):
+            if not r.ok:
+                errors.exception(r.error)
+            matched = matched or bool(r.matches)
+            if args.json:
+                rec: dict[str, Any] = {"query": r.query, "matches": [x.to_json() for x in r.matches]}
+                if not r.ok:
+                    rec["error"] = str(r.error)
+                print(json.dumps(rec, ensure_ascii=False), flush=False)
+            else:
+                _print_match_table(r)
+    sys.stdout.flush()
+    if errors.count:
+        return EXIT_ERROR
+    return EXIT_OK if matched else EXIT_NO_MATCH
+
+
+def _print_match_table(r: Any) -> None:
+    if not r.ok:
+        print(f"{r.query}\terror")
+    elif not r.matches:
+        print(f"{r.query}\tno match")
+    for x in r.matches:
+        flag = "  LOW QUALITY" if x.low_quality else ""
+        label = x.label if x.label is not None else "-"
+        source = x.source if x.source is not None else "-"
+        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algo}\t{x.transform}\tlabel={label}"
+              f"\tsource={source}{flag}")
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _open_matcher(args.store, create=False) as m:
+        n = m.remove(args.ids)
+    print(f"removed {n} of {len(args.ids)} item(s)", file=sys.stderr)
+    return EXIT_OK if n == len(args.ids) else EXIT_NO_MATCH
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open_matcher(args.store, create=False) as m:
+        info = m.info()
+    if args.json:
+        print(json.dumps(info, default=str))
+    else:
+        for k, v in info.items():
+            print(f"{k}: {v}")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .hashlists import import_hash_list
+
+    with _open_matcher(args.store, create=True) as m:
+        n, skipped = import_hash_list(m.store, args.file, skip_invalid=args.skip_invalid, label=args.label)
+    for s in skipped:
+        print(f"photomatch: skipped {s}", file=sys.stderr)
+    print(f"imported {n} hash(es) from {args.file}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .hashlists import export_hash_list
+
+    with _open_matcher(args.store, create=False) as m:
+        if args.output == "-":
+            export_hash_list(m.store, sys.stdout, format=args.format)
+        else:
+            export_hash_list(m.store, args.output, format=args.format)
+    return EXIT_OK
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from .dedup import find_groups
+
+    errors = _Errors()
+    paths = iter_image_paths(args.paths, on_error=errors)
+    results = progress(hash_files(paths, args.algo, workers=args.workers), desc="hashing")
+
+    def good() -> Iterator[Any]:
+        for r in results:
+            if r.ok:
+                yield r
+            else:
+                errors.exception(r.error)
+
+    groups = find_groups(good(), threshold=args.threshold)
+    for g in groups:
+        if args.json:
+            print(json.dumps({"group": [{"path": p, "distance": d} for p, d in g]}, ensure_ascii=False))
+        else:
+            print("\n".join(f"{p}\t{d}" for p, d in g) + "\n")
+    if errors.count:
+        return EXIT_ERROR
+    return EXIT_OK if groups else EXIT_NO_MATCH
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(out=args.out, images=args.images)
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photomatch",
+        description="Find altered copies of reported photos (PDQ and pHash, exact Hamming search).",
+    )
+    parser.add_argument("--version", action="version", version=f"photomatch {__version__} ({IMPLEMENTATION} core)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("hash", help="print the hash of each image (folders are walked recursively)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--algo", choices=ALGORITHMS, default="pdq")
+    p.add_argument("--format", choices=("text", "jsonl", "csv"), default="text")
+    p.add_argument("--workers", type=_positive_int, default=None, help="threads (default: CPUs)")
+    p.add_argument("--exact", action="store_true",
+                   help="decode JPEGs fully (bit-exact with the references; slower)")
+    p.set_defaults(func=cmd_hash)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PhotomatchError as e:
+        print(f"photomatch: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("photomatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

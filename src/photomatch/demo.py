@@ -1,0 +1,116 @@
+"""``photomatch demo``: an end-to-end run on sample photos, for a first look.
+
+It builds a store from a few "reported" photos, writes altered copies of them (resized,
+re-encoded, cropped, mirrored) next to unrelated photos, matches every query and prints what
+was found. The photos are scikit-image's bundled samples unless the user names a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from .files import iter_image_paths
+from .matcher import Matcher
+
+# scikit-image ships these photographs inside its wheel (no download needed)
+_SKIMAGE_REPORTED = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
+_SKIMAGE_OTHERS = ("motorcycle_left.png", "hubble_deep_field.jpg", "camera.png", "coins.png", "retina.jpg",
+                   "ihc.png", "moon.png", "brick.png")
+
+Alteration = Callable[[Image.Image], Image.Image]
+
+
+def _crop(img: Image.Image, keep: float) -> Image.Image:
+    w, h = img.size
+    dx, dy = round(w * (1 - keep) / 2), round(h * (1 - keep) / 2)
+    return img.crop((dx, dy, w - dx, h - dy))
+
+
+ALTERATIONS: dict[str, tuple[Alteration, int]] = {
+    # name: (what it does, JPEG quality it is saved with)
+    "half-size": (lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR), 85),
+    "jpeg-q30": (lambda im: im, 30),
+    "cropped-4pct": (lambda im: _crop(im, 0.96), 90),
+    "mirrored": (ImageOps.mirror, 90),
+    "grey": (lambda im: ImageOps.grayscale(im).convert("RGB"), 90),
+}
+
+
+def _sample_photos(images: str | None) -> tuple[list[Path], list[Path]]:
+    if images is not None:
+        found = [Path(p) for p in iter_image_paths([images])]
+        if len(found) < 2:
+            msg = f"{images}: need at least 2 photos (found {len(found)})"
+            raise SystemExit(msg)
+        n = max(1, min(5, len(found) // 2))
+        return found[:n], found[n : n + 20]
+    try:
+        import skimage.data
+    except ImportError:
+        msg = "the demo's sample photos come from scikit-image: pip install 'photomatch[demo]' or pass --images DIR"
+        raise SystemExit(msg) from None
+    base = Path(skimage.data.__file__).parent
+    reported = [base / n for n in _SKIMAGE_REPORTED if (base / n).is_file()]
+    others = [base / n for n in _SKIMAGE_OTHERS if (base / n).is_file()]
+    return reported, others
+
+
+def run_demo(*, out: str, images: str | None = None) -> int:
+    reported, others = _sample_photos(images)
+    out_dir = Path(out)
+    queries = out_dir / "queries"
+    if queries.exists():
+        shutil.rmtree(queries)
+    queries.mkdir(parents=True)
+    store = out_dir / "reports.db"
+    for suffix in ("", "-wal", "-shm", ".pdq.index", ".phash.index"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+
+    expected: dict[str, str | None] = {}
+    for i, src in enumerate(reported):
+        with Image.open(src) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            for name, (alter, quality) in ALTERATIONS.items():
+                q = queries / f"{src.stem}--{name}.jpg"
+                alter(im).save(q, quality=quality)
+                expected[str(q)] = f"report-{i + 1}:{src.stem}"
+    for src in others:
+        with Image.open(src) as im:
+            q = queries / f"unrelated--{src.stem}.jpg"
+            ImageOps.exif_transpose(im).convert("RGB").save(q, quality=80)
+            expected[str(q)] = None
+
+    print(f"photomatch demo: {len(reported)} reported photos, {len(expected)} query images in {queries}\n")
+    with Matcher(store) as m:
+        for i, src in enumerate(reported):
+            m.add([str(src)], label=f"report-{i + 1}:{src.stem}")
+        found = missed = false = 0
+        width = max(len(Path(q).name) for q in expected)
+        for r in m.match_many(sorted(expected)):
+            want = expected[r.query]
+            got = r.matches[0] if r.matches else None
+            if got is None:
+                verdict = "missed" if want else "no match (right: unrelated)"
+            elif got.label == want:
+                verdict = f"found {got.label} (distance {got.distance}, {got.transform})"
+            else:
+                verdict = f"WRONG: {got.label} (distance {got.distance})"
+            found += int(got is not None and got.label == want and want is not None)
+            missed += int(want is not None and (got is None or got.label != want))
+            false += int(want is None and got is not None)
+            print(f"  {Path(r.query).name:<{width}}  {verdict}")
+    n_copies = sum(1 for v in expected.values() if v)
+    print(f"\nfound {found} of {n_copies} altered copies; {false} false matches among "
+          f"{len(expected) - n_copies} unrelated photos. Store: {store}")
+    print(f"Try: photomatch match {store} {queries} --json", file=sys.stderr)
+    return 0 if missed == 0 and false == 0 else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_demo(out=os.environ.get("PHOTOMATCH_DEMO_OUT", "photomatch-demo")))

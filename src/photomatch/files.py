@@ -1,0 +1,42 @@
+"""Turning the paths a user names into the image files to read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+IMAGE_EXTENSIONS = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .gif .webp .bmp .dib .tif .tiff .heic .heif .avif .ppm .pgm .pbm .pnm .tga .ico"
+    .split()
+)
+
+
+def iter_image_paths(paths: Iterable[str | os.PathLike[str]], *,
+                     on_error: Callable[[str, str], None] | None = None) -> Iterator[str]:
+    """Yield the files named and, for folders, every image file below them (sorted, recursive).
+
+    Files named explicitly are yielded whatever their extension (the loader says if they aren't
+    images); inside folders only known image extensions count. Symbolic links to folders are not
+    followed, so a link loop can't trap the walk. A path that doesn't exist is reported through
+    ``on_error(path, reason)`` (or yielded, so the loader reports it, when no callback is given).
+    """
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            yield from _walk(p, on_error)
+        elif os.path.exists(p) or on_error is None:
+            yield p
+        else:
+            on_error(p, "no such file or folder")
+
+
+def _walk(top: str, on_error: Callable[[str, str], None] | None) -> Iterator[str]:
+    def report(e: OSError) -> None:
+        if on_error is not None:
+            on_error(e.filename or top, e.strerror or str(e))
+
+    for root, dirs, names in os.walk(top, onerror=report, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                yield os.path.join(root, name)

@@ -1,0 +1,309 @@
+"""Perceptual hashes of images: the ``Hash`` value and the verbs that compute it.
+
+PDQ (256 bits, with quality) is bit-compatible with Meta's reference as packaged by ``pdqhash``;
+pHash (64 bits) with ``imagehash.phash``. The kernels run in the C core (``photomatch._accel``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image
+
+from . import loading
+from ._accel import kernels
+from .errors import HashFormatError, PhotomatchError
+
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
+"""A path, bytes, a binary file object, a PIL image or a uint8 numpy array."""
+
+ALGORITHMS = ("pdq", "phash")
+_NBYTES = {"pdq": 32, "phash": 8}
+_BY_HEX_LENGTH = {64: "pdq", 16: "phash"}
+DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
+"""Order of ``pdq_dihedral``'s results, as in Meta's reference."""
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Hash:
+    """An immutable perceptual hash.
+
+    ``bits`` are the packed bits in the order of the hex string (most significant first),
+    ``quality`` is PDQ's 0-100 quality (None for pHash). ``a - b`` and ``a.distance(b)`` give
+    the Hamming distance.
+
+    >>> a = Hash.from_hex("f" * 64)
+    >>> b = Hash.from_hex("f" * 63 + "0")
+    >>> a.algorithm, a - b
+    ('pdq', 4)
+    """
+
+    algorithm: str
+    bits: bytes
+    quality: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in _NBYTES:
+            msg = f"unknown hash algorithm {self.algorithm!r}; expected one of {ALGORITHMS}"
+            raise HashFormatError(msg)
+        if not isinstance(self.bits, bytes) or len(self.bits) != _NBYTES[self.algorithm]:
+            msg = f"a {self.algorithm} hash has {_NBYTES[self.algorithm]} bytes, got {self.bits!r:.40}"
+            raise HashFormatError(msg)
+        if self.quality is not None and not (isinstance(self.quality, int) and 0 <= self.quality <= 100):
+            msg = f"hash quality must be an integer from 0 to 100, got {self.quality!r}"
+            raise HashFormatError(msg)
+
+    @property
+    def hex(self) -> str:
+        """Lowercase hex digits: 64 for PDQ (the reference's format), 16 for pHash (imagehash's)."""
+        return self.bits.hex()
+
+    @property
+    def array(self) -> np.ndarray:
+        """The packed bits as a read-only uint8 array, as the index takes them."""
+        return np.frombuffer(self.bits, dtype=np.uint8)
+
+    def distance(self, other: Hash) -> int:
+        """Hamming distance to another hash of the same algorithm."""
+        if not isinstance(other, Hash):
+            return NotImplemented
+        if other.algorithm != self.algorithm:
+            msg = f"cannot compare a {self.algorithm} hash with a {other.algorithm} hash"
+            raise ValueError(msg)
+        return int(_POPCOUNT[np.bitwise_xor(self.array, other.array)].sum())
+
+    __sub__ = distance
+
+    def __str__(self) -> str:
+        return self.hex
+
+    def __repr__(self) -> str:
+        q = "" if self.quality is None else f", quality={self.quality}"
+        return f"Hash({self.algorithm!r}, {self.hex!r}{q})"
+
+    def __bytes__(self) -> bytes:
+        return self.bits
+
+    @classmethod
+    def from_hex(cls, text: str, algorithm: str | None = None, quality: int | None = None) -> Hash:
+        """Parse hex digits strictly (surrounding whitespace allowed; case-insensitive).
+
+        The algorithm is inferred from the length (64 digits: pdq, 16: phash) unless given.
+
+        >>> Hash.from_hex("8" * 16).algorithm
+        'phash'
+        """
+        if not isinstance(text, str):
+            msg = f"a hash must be given as a hex string, got {type(text).__name__}"
+            raise HashFormatError(msg)
+        s = text.strip().lower()
+        algo = algorithm if algorithm is not None else _BY_HEX_LENGTH.get(len(s))
+        if algo is None:
+            msg = f"hash {_clip(s)!r} has {len(s)} hex digits; expected 64 (pdq) or 16 (phash)"
+            raise HashFormatError(msg)
+        if algo not in _NBYTES:
+            msg = f"unknown hash algorithm {algo!r}; expected one of {ALGORITHMS}"
+            raise HashFormatError(msg)
+        if len(s) != 2 * _NBYTES[algo]:
+            msg = f"a {algo} hash has {2 * _NBYTES[algo]} hex digits, got {len(s)}"
+            raise HashFormatError(msg)
+        if s.strip("0123456789abcdef"):
+            msg = f"hash {_clip(s)!r} is not hexadecimal"
+            raise HashFormatError(msg)
+        return cls(algo, bytes.fromhex(s), quality)
+
+
+def _clip(s: str) -> str:
+    return s if len(s) <= 20 else s[:17] + "..."
+
+
+# --- the verbs -------------------------------------------------------------------------------
+
+
+def pdq(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+        max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
+    """PDQ hash (256 bits, with quality) of an image.
+
+    ``exact=False`` lets the JPEG decoder downscale by 1/2-1/8 first (much faster on photos, a
+    few bits of drift); ``exact=True`` decodes fully, for bit-exact comparison with the reference.
+
+    >>> import numpy as np
+    >>> h = pdq(np.zeros((64, 64, 3), np.uint8))
+    >>> h.algorithm, len(h.hex), h.quality
+    ('pdq', 64, 0)
+    """
+    rgb = _rgb(image, exact, exif_transpose, max_pixels, loading.PDQ_DRAFT_MIN_SIDE)
+    bits, quality = kernels.pdq_hash(rgb)
+    return Hash("pdq", bytes(bits), int(quality))
+
+
+def pdq_dihedral(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+                 max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> tuple[Hash, ...]:
+    """The 8 PDQ hashes of the image's rotations and flips, in ``DIHEDRAL_NAMES`` order.
+
+    Computed from one DCT, as the reference does; the first is ``pdq(image)``.
+
+    >>> import numpy as np
+    >>> len(pdq_dihedral(np.zeros((8, 8, 3), np.uint8)))
+    8
+    """
+    rgb = _rgb(image, exact, exif_transpose, max_pixels, loading.PDQ_DRAFT_MIN_SIDE)
+    variants, quality = kernels.pdq_dihedral(rgb)
+    return tuple(Hash("pdq", bytes(v), int(quality)) for v in variants)
+
+
+def phash(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+          max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
+    """64-bit pHash, identical to ``imagehash.phash`` given the same image.
+
+    >>> import numpy as np
+    >>> phash(np.zeros((40, 30, 3), np.uint8)).hex
+    '0000000000000000'
+    """
+    img = _open(image, exact, exif_transpose, max_pixels, loading.PHASH_DRAFT_MIN_SIDE)
+    return phash_of_pil(img)
+
+
+def phash_of_pil(img: Image.Image) -> Hash:
+    """pHash of an already loaded RGB or L image (imagehash's pipeline: L, 32x32 Lanczos, DCT)."""
+    small = img.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    gray = np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
+    return Hash("phash", bytes(kernels.phash_bits(gray)))
+
+
+def pdq_of_rgb(rgb: np.ndarray) -> Hash:
+    """PDQ of a uint8 (H, W, 3) array, without any loading step (regions of a decoded image)."""
+    bits, quality = kernels.pdq_hash(np.ascontiguousarray(rgb, dtype=np.uint8))
+    return Hash("pdq", bytes(bits), int(quality))
+
+
+_VERBS = {"pdq": pdq, "phash": phash}
+
+
+def hash_image(image: ImageInput, algo: str = "pdq", **options: Any) -> Hash:
+    """Hash with the named algorithm (``"pdq"`` or ``"phash"``); options as for the verbs.
+
+    >>> import numpy as np
+    >>> hash_image(np.zeros((8, 8, 3), np.uint8), "phash").algorithm
+    'phash'
+    """
+    try:
+        verb = _VERBS[algo]
+    except KeyError:
+        msg = f"unknown hash algorithm {algo!r}; expected one of {ALGORITHMS}"
+        raise ValueError(msg) from None
+    return verb(image, **options)
+
+
+def hash_file(path: str | os.PathLike[str], algo: str = "pdq", **options: Any) -> Hash:
+    """Hash one image file; raises ``DecodeError`` (a ``ValueError``) naming the file when it can't be read.
+
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> p = os.path.join(tempfile.mkdtemp(), "grey.png")
+    >>> Image.new("RGB", (50, 40), (90, 90, 90)).save(p)
+    >>> hash_file(p).quality
+    0
+    """
+    return hash_image(os.fspath(path), algo, **options)
+
+
+@dataclass(frozen=True)
+class HashResult:
+    """One item of ``hash_files``: the path and either its hash or the error that stopped it."""
+
+    path: str
+    hash: Hash | None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def hash_files(paths: Iterable[str | os.PathLike[str]], algo: str = "pdq", *, workers: int | None = None,
+               **options: Any) -> Iterator[HashResult]:
+    """Hash many files on a thread pool (the decoder and the C core release the GIL).
+
+    Streams results in input order, holding only a bounded window of files in flight, so it
+    suits millions of paths. A file that fails gives a ``HashResult`` with ``error`` set; the
+    others go on.
+
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> d = tempfile.mkdtemp()
+    >>> Image.new("RGB", (50, 40)).save(os.path.join(d, "a.png"))
+    >>> open(os.path.join(d, "b.jpg"), "wb").close()
+    >>> [r.ok for r in hash_files([os.path.join(d, "a.png"), os.path.join(d, "b.jpg")])]
+    [True, False]
+    """
+    if algo not in _VERBS:
+        msg = f"unknown hash algorithm {algo!r}; expected one of {ALGORITHMS}"
+        raise ValueError(msg)
+    n = default_workers() if workers is None else int(workers)
+    if n < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
+
+    def one(p: str) -> HashResult:
+        try:
+            return HashResult(p, hash_image(p, algo, **options))
+        except PhotomatchError as e:
+            return HashResult(p, None, e)
+        except Exception as e:  # a decoder bug must not stop a batch: report it with the file
+            return HashResult(p, None, PhotomatchError(f"{p}: unexpected {type(e).__name__}: {e}"))
+
+    yield from ordered_map(one, (os.fspath(p) for p in paths), workers=n)
+
+
+def default_workers() -> int:
+    """Threads to use by default: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def ordered_map(fn: Any, items: Iterable[Any], *, workers: int) -> Iterator[Any]:
+    """``map(fn, items)`` on a thread pool, in order, with at most ``4 * workers`` items in flight."""
+    if workers == 1:
+        yield from map(fn, items)
+        return
+    window: deque[Future[Any]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photomatch") as pool:
+        try:
+            for item in items:
+                window.append(pool.submit(fn, item))
+                if len(window) >= 4 * workers:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for f in window:  # the consumer stopped early: don't hash the rest
+                f.cancel()
+
+
+# --- loading glue ----------------------------------------------------------------------------
+
+def _open(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> Image.Image:
+    return loading.open_image(
+        image,
+        exif_transpose=exif_transpose,
+        max_pixels=max_pixels,
+        draft_min_side=None if exact else draft_side,
+    )
+
+
+def _rgb(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> np.ndarray:
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        return np.ascontiguousarray(image)  # already pixels: skip the PIL round trip
+    img = _open(image, exact, exif_transpose, max_pixels, draft_side)
+    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))

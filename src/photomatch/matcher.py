@@ -1,0 +1,350 @@
+"""Matcher: the store of reported images and the search for their copies.
+
+It composes the other modules: ``loading`` reads images once, ``hashing`` computes PDQ/pHash
+(PDQ with its 8 rotations/flips on the query side), ``store`` keeps items and hashes in SQLite
+with an exact Hamming index beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import loading
+from .errors import HashFormatError, PhotomatchError
+from .hashing import (
+    DIHEDRAL_NAMES,
+    Hash,
+    ImageInput,
+    default_workers,
+    ordered_map,
+    phash_of_pil,
+)
+from ._accel import kernels
+from .store import Store
+
+DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10}
+"""Inclusive Hamming thresholds: PDQ's reference recommendation and imagehash's usual pHash cut."""
+
+LOW_QUALITY = 50
+"""PDQ quality below which a hash is flagged: flat or tiny images hash unreliably (Meta's advice)."""
+
+_BITS = {"pdq": 256, "phash": 64}
+
+
+@dataclass(frozen=True)
+class Match:
+    """One reported item found in a query.
+
+    ``distance`` is the Hamming distance of the best hash pair, ``region`` the box
+    ``(x, y, w, h)`` in query pixels where the reported image sits (the whole query for
+    whole-image matches), ``stage`` what matched (``"whole"``), ``transform`` the rotation/flip
+    of the query that matched, ``score`` a value in [0, 1] that can be thresholded (1 = identical),
+    and ``low_quality`` is set when either PDQ hash has quality below ``LOW_QUALITY``: such
+    matches are reported but should not be trusted without a look.
+    """
+
+    id: int
+    label: str | None
+    source: str | None
+    distance: int
+    algo: str
+    quality: int | None
+    low_quality: bool
+    region: tuple[int, int, int, int] | None
+    stage: str
+    transform: str
+    verified: bool
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["region"] = list(self.region) if self.region is not None else None
+        return d
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """One query of ``match_many``: its matches, or the error that stopped it."""
+
+    query: str
+    matches: list[Match]
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """One image of ``add_many``: the item id, or the error; ``existing`` when already stored."""
+
+    source: str
+    id: int | None
+    error: Exception | None = None
+    existing: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What adding one image needs, computed off the main thread."""
+
+    source: str | None
+    hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]]
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query image's hashes, computed off the main thread."""
+
+    name: str
+    size: tuple[int, int]
+    pdq: list[tuple[str, bytes]]  # (transform, bits)
+    pdq_quality: int
+    phash: bytes | None
+
+
+class Matcher:
+    """Reported images (or their hashes) in one store file, and the search for their copies.
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> photo = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    >>> with Matcher(os.path.join(tempfile.mkdtemp(), "reports.db")) as m:
+    ...     [item] = m.add([photo], label="case 1")
+    ...     [match] = m.match(photo[:, ::-1])          # a mirrored copy
+    ...     match.label, match.distance, match.transform
+    ('case 1', 0, 'flipy')
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0,
+                 max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> None:
+        self.path = os.fspath(path)
+        self.max_pixels = max_pixels
+        self.store = Store(self.path, create=create, timeout=timeout)
+
+    # --- context ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Matcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- adding ----------------------------------------------------------------------------
+
+    def add(self, images: Iterable[ImageInput], *, label: str | None = None, algo: str = "pdq",
+            workers: int | None = None) -> list[int]:
+        """Add reported images; all or nothing: a bad image raises before anything is stored.
+
+        ``algo`` is ``"pdq"``, ``"phash"`` or ``"both"``. Returns the new item ids in order.
+        """
+        algos = _algos(algo)
+        prepared = list(ordered_map(lambda im: self._prepare(im, algos), list(images),
+                                    workers=workers or default_workers()))
+        return self.store.add_items(
+            [dict(hashes=p.hashes, label=label, source=p.source, sha256=p.sha256, size=p.size) for p in prepared]
+        )
+
+    def add_many(self, paths: Iterable[str | os.PathLike[str]], *, label: str | None = None, algo: str = "pdq",
+                 workers: int | None = None, skip_existing: bool = True) -> Iterator[AddResult]:
+        """Add image files one by one, streaming; a bad file is reported in its result and skipped.
+
+        With ``skip_existing`` a file whose bytes (sha256) are already stored is not added again.
+        """
+        algos = _algos(algo)
+
+        def prepare(p: str) -> tuple[str, _Prepared | None, Exception | None]:
+            try:
+                return p, self._prepare(p, algos), None
+            except PhotomatchError as e:
+                return p, None, e
+            except Exception as e:  # a decoder bug must not stop a batch
+                return p, None, PhotomatchError(f"{p}: unexpected {type(e).__name__}: {e}")
+
+        for p, prep, err in ordered_map(prepare, (os.fspath(x) for x in paths), workers=workers or default_workers()):
+            if prep is None:
+                yield AddResult(p, None, err)
+                continue
+            if skip_existing and prep.sha256 is not None:
+                existing = self.store.find_sha256(prep.sha256)
+                if existing is not None:
+                    yield AddResult(p, existing, None, existing=True)
+                    continue
+            item = self.store.add_item(prep.hashes, label=label, source=prep.source, sha256=prep.sha256,
+                                       size=prep.size)
+            yield AddResult(p, item)
+
+    def add_hashes(self, hashes: Iterable[Hash | str], *, label: str | None = None,
+                   source: str | None = None) -> list[int]:
+        """Add hashes received without pictures (hex strings or ``Hash`` values), one item each."""
+        items = []
+        for h in hashes:
+            if isinstance(h, str):
+                h = Hash.from_hex(h)
+            if not isinstance(h, Hash):
+                msg = f"expected a Hash or a hex string, got {type(h).__name__}"
+                raise HashFormatError(msg)
+            items.append(dict(hashes=[(h.algorithm, h.bits, h.quality, None, "whole")], label=label, source=source))
+        return self.store.add_items(items)
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Remove items (and all their hashes); returns how many existed."""
+        return self.store.remove([int(i) for i in ids])
+
+    def info(self) -> dict[str, Any]:
+        return self.store.info()
+
+    def __len__(self) -> int:
+        return self.store.count()
+
+    def _prepare(self, image: ImageInput, algos: tuple[str, ...]) -> _Prepared:
+        source, sha, size = _describe(image)
+        # The reported side is decoded exactly: these hashes are kept and may be shared.
+        img = loading.open_image(image, max_pixels=self.max_pixels)
+        hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]] = []
+        if "pdq" in algos:
+            bits, quality = kernels.pdq_hash(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))
+            hashes.append(("pdq", bytes(bits), int(quality), None, "whole"))
+        if "phash" in algos:
+            hashes.append(("phash", phash_of_pil(img).bits, None, None, "whole"))
+        return _Prepared(source, hashes, sha, size)
+
+    # --- matching --------------------------------------------------------------------------
+
+    def match(self, image: ImageInput, *, threshold: int | None = None, phash_threshold: int | None = None,
+              dihedral: bool = True, exact: bool = False) -> list[Match]:
+        """Reported items within the thresholds of a query image, best first.
+
+        PDQ matches within ``threshold`` (default 31) of the query or, with ``dihedral``, of any
+        of its 8 rotations/flips; pHash items within ``phash_threshold`` (default 10).
+        """
+        q = self._hash_query(image, dihedral=dihedral, exact=exact)
+        return self._search(q, threshold, phash_threshold)
+
+    def match_many(self, images: Iterable[ImageInput], *, threshold: int | None = None,
+                   phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
+                   workers: int | None = None) -> Iterator[MatchResult]:
+        """``match`` over many images: decoded and hashed on a thread pool, streamed in order.
+
+        A query that can't be read gives a ``MatchResult`` with ``error`` set; the rest go on.
+        """
+
+        def prepare(im: ImageInput) -> tuple[str, _Query | None, Exception | None]:
+            name = loading.source_name(im)
+            try:
+                return name, self._hash_query(im, dihedral=dihedral, exact=exact), None
+            except PhotomatchError as e:
+                return name, None, e
+            except Exception as e:  # a decoder bug must not stop a batch
+                return name, None, PhotomatchError(f"{name}: unexpected {type(e).__name__}: {e}")
+
+        for name, q, err in ordered_map(prepare, images, workers=workers or default_workers()):
+            if q is None:
+                yield MatchResult(name, [], err)
+            else:
+                yield MatchResult(name, self._search(q, threshold, phash_threshold))
+
+    def _hash_query(self, image: ImageInput, *, dihedral: bool, exact: bool) -> _Query:
+        name = loading.source_name(image)
+        img = loading.open_image(image, max_pixels=self.max_pixels,
+                                 draft_min_side=None if exact else loading.PDQ_DRAFT_MIN_SIDE)
+        rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+        if dihedral:
+            variants, quality = kernels.pdq_dihedral(rgb)
+            pdq = [(n, bytes(v)) for n, v in zip(DIHEDRAL_NAMES, variants)]
+        else:
+            bits, quality = kernels.pdq_hash(rgb)
+            pdq = [("original", bytes(bits))]
+        ph = phash_of_pil(img).bits if self.store.has_algorithm("phash") else None
+        return _Query(name, img.size, pdq, int(quality), ph)
+
+    def _search(self, q: _Query, threshold: int | None, phash_threshold: int | None) -> list[Match]:
+        t_pdq = _threshold("pdq", threshold)
+        t_ph = _threshold("phash", phash_threshold)
+        best: dict[int, Match] = {}
+        whole = (0, 0, q.size[0], q.size[1])
+        if self.store.has_algorithm("pdq"):
+            codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), 32)
+            for (transform, _), hits in zip(q.pdq, self.store.search("pdq", codes, t_pdq)):
+                for hit in hits:
+                    low = q.pdq_quality < LOW_QUALITY or (hit.quality is not None and hit.quality < LOW_QUALITY)
+                    self._keep(best, hit, "pdq", whole, transform, low)
+        if q.phash is not None:
+            codes = np.frombuffer(q.phash, dtype=np.uint8).reshape(1, 8)
+            for hit in self.store.search("phash", codes, t_ph)[0]:
+                self._keep(best, hit, "phash", whole, "original", False)
+        return sorted(best.values(), key=lambda m: (-m.score, m.id))
+
+    def _keep(self, best: dict[int, Match], hit: Any, algo: str, region: tuple[int, int, int, int],
+              transform: str, low: bool) -> None:
+        score = max(0.0, 1.0 - hit.distance / (_BITS[algo] / 2))
+        old = best.get(hit.item_id)
+        if old is not None and old.score >= score:
+            return
+        item = self.store.get_item(hit.item_id)
+        best[hit.item_id] = Match(
+            id=hit.item_id, label=item.label, source=item.source, distance=int(hit.distance), algo=algo,
+            quality=hit.quality, low_quality=low, region=region, stage="whole", transform=transform,
+            verified=False, score=round(score, 4),
+        )
+
+
+def _algos(algo: str) -> tuple[str, ...]:
+    choices = {"pdq": ("pdq",), "phash": ("phash",), "both": ("pdq", "phash")}
+    if algo not in choices:
+        msg = f"unknown algorithm {algo!r}; expected 'pdq', 'phash' or 'both'"
+        raise ValueError(msg)
+    return choices[algo]
+
+
+def _threshold(algo: str, value: int | None) -> int:
+    if value is None:
+        return DEFAULT_THRESHOLDS[algo]
+    t = int(value)
+    if not 0 <= t <= _BITS[algo]:
+        msg = f"a {algo} threshold must be from 0 to {_BITS[algo]}, got {value}"
+        raise ValueError(msg)
+    return t
+
+
+def _describe(image: ImageInput) -> tuple[str | None, str | None, int | None]:
+    """(source, sha256, size) of an input: files and bytes are fingerprinted, pixels are not."""
+    if isinstance(image, (str, os.PathLike)):
+        path = os.fspath(image)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError:
+            return path, None, None  # the loader reports the problem with its own words
+        return os.path.abspath(path), digest.hexdigest(), size
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+        return None, hashlib.sha256(data).hexdigest(), len(data)
+    if isinstance(image, io.IOBase) and hasattr(image, "name"):
+        return str(image.name), None, None
+    if isinstance(image, Image.Image) and image.filename:
+        return str(image.filename), None, None
+    return None, None, None
