@@ -1,0 +1,943 @@
+"""The store: one SQLite file that never loses a report, with exact Hamming search over it.
+
+The SQLite database (stdlib :mod:`sqlite3`, WAL journal) is the source of truth. It holds
+
+- ``items``: one row per reported image (or per hash received from a partner): ``id``,
+  ``label``, ``source`` (a path or a reference), ``sha256`` and ``size`` of the file, ``added``
+  (UTC, ISO 8601) and a free ``note``;
+- ``hashes``: one or more hashes per item: ``hash_id``, ``item_id`` (cascade on delete),
+  ``algorithm`` (``"pdq"`` or ``"phash"``), ``bits`` (packed bytes), ``quality``, the ``region``
+  ``(x, y, w, h)`` of the reported image the hash covers (NULL: the whole image) and a ``kind``
+  (``"whole"``, ``"trim"``, ``"crop"``, ``"window"``, ...);
+- ``keypoints``: optional compact local-feature descriptors per item (opt-in, for geometric
+  verification);
+- ``meta``: schema version, creation time, app version, and the count and checksum of each index
+  cache as last saved.
+
+The search index of each algorithm (a :class:`photomatch.index.HashIndex`, ids = ``hash_id``) is a
+*cache* beside the database (``<store>.pdq.index``, ``<store>.phash.index``). It is loaded on the
+first search of that algorithm, checked against the count and checksum recorded in ``meta`` when
+it was saved (a damaged, foreign or unreadable file is ignored and the index rebuilt from SQLite),
+then brought up to date with the database: rows with a ``hash_id`` above the highest one it holds
+are added, and when the counts still differ the id sets are compared and the difference applied.
+Ids are never reused (``AUTOINCREMENT``) and hash rows are never updated, so a cached
+``(hash_id, code)`` pair is either still right or gone. Before every search the store compares
+SQLite's ``PRAGMA data_version`` (which changes when *another* connection commits) and its own
+commit counter with the values of the last refresh, so the adds and removals of other processes
+are seen by the next search. The cache is written (atomically: temporary file, fsync, rename) by
+:meth:`Store.flush` and :meth:`Store.close`.
+
+Durability. ``synchronous=FULL`` with WAL: every commit fsyncs the WAL before ``add_item``
+returns. ``NORMAL`` would already survive SIGKILL of the process (the WAL pages are in the OS
+cache when the commit returns) but can lose the last commits on power loss or an OS crash; a
+report store must not, and batch adds (:meth:`Store.add_items`, one transaction) amortise the
+fsync.
+
+Concurrency. Writes take ``BEGIN IMMEDIATE`` (the write lock up front, so two writers never
+deadlock on a lock upgrade); reads run in a deferred transaction (one consistent snapshot per
+search). Every wait on a lock is bounded by ``timeout`` seconds, then
+:class:`~photomatch.errors.StoreLockedError` names the store. One ``Store`` object may be shared
+by threads (an internal lock serialises its use of the connection).
+
+Privacy. The database file is created by :func:`os.open` with mode 0600 before SQLite opens it;
+SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file, and the store also
+``chmod``\\ s them to 0600; index caches are written 0600. Nothing here logs a hash.
+
+>>> import os, tempfile
+>>> from photomatch.store import Store
+>>> folder = tempfile.mkdtemp()
+>>> with Store(os.path.join(folder, "reports.db")) as store:
+...     item = store.add_item([("phash", bytes(8), None, None, "whole")], label="case 1")
+...     hits = store.search("phash", [bytes([0, 0, 0, 0, 0, 0, 0, 3])], threshold=2)
+...     [(h.item_id == item, h.distance) for h in hits[0]]
+[(True, 2)]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import re
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._version import __version__
+from .errors import StoreError, StoreLockedError
+
+__all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "Store", "StoredHash"]
+
+log = logging.getLogger(__name__)
+
+#: Packed length in bytes of each algorithm's hash.
+ALGORITHMS: dict[str, int] = {"pdq": 32, "phash": 8}
+SCHEMA_VERSION = 1
+#: SQLite ``application_id`` of a photomatch store ("PMS1"): tells our files from other databases.
+APPLICATION_ID = 0x504D5331
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+_CHUNK = 500  # ids per "IN (...)" query: well under SQLite's bound-parameter limit
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT,
+    source TEXT,
+    sha256 TEXT,
+    size INTEGER,
+    added TEXT NOT NULL,
+    note TEXT
+);
+CREATE INDEX items_sha256 ON items (sha256);
+CREATE TABLE hashes (
+    hash_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    algorithm TEXT NOT NULL CHECK (algorithm IN ('pdq', 'phash')),
+    bits BLOB NOT NULL CHECK (length(bits) = CASE algorithm WHEN 'pdq' THEN 32 ELSE 8 END),
+    quality INTEGER CHECK (quality IS NULL OR quality BETWEEN 0 AND 100),
+    x REAL, y REAL, w REAL, h REAL,
+    kind TEXT NOT NULL DEFAULT 'whole'
+);
+CREATE INDEX hashes_item ON hashes (item_id);
+CREATE INDEX hashes_algorithm ON hashes (algorithm, hash_id);
+CREATE TABLE keypoints (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (item_id, kind)
+) WITHOUT ROWID;
+"""
+
+Region = tuple[float, float, float, float]
+
+
+class Hit(NamedTuple):
+    """One search result: the item, which of its hashes matched, and how closely."""
+
+    item_id: int
+    hash_id: int
+    distance: int
+    kind: str
+    region: Region | None
+    quality: int | None
+
+
+class StoredHash(NamedTuple):
+    """One hash row of an item."""
+
+    hash_id: int
+    algorithm: str
+    bits: bytes
+    quality: int | None
+    region: Region | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stored item with its hashes (never printed with its hashes: ``repr`` omits them)."""
+
+    id: int
+    label: str | None
+    source: str | None
+    sha256: str | None
+    size: int | None
+    added: str
+    note: str | None
+    hashes: tuple[StoredHash, ...]
+
+    def __repr__(self) -> str:
+        return f"Item(id={self.id}, label={self.label!r}, source={self.source!r}, hashes={len(self.hashes)})"
+
+
+# ---------------------------------------------------------------------------------------------
+# validation of plain values
+
+
+def _check_algorithm(algorithm: Any) -> str:
+    if algorithm not in ALGORITHMS:
+        msg = f"unknown hash algorithm {algorithm!r}; expected one of {tuple(ALGORITHMS)}"
+        raise ValueError(msg)
+    return str(algorithm)
+
+
+def _as_bits(bits: Any, algorithm: str) -> bytes:
+    if isinstance(bits, np.ndarray):
+        if bits.dtype != np.uint8:
+            msg = f"{algorithm} hash bits must be uint8, got dtype {bits.dtype}"
+            raise ValueError(msg)
+        bits = bits.tobytes()
+    elif isinstance(bits, (bytes, bytearray, memoryview)):
+        bits = bytes(bits)
+    else:
+        msg = f"hash bits must be bytes or a uint8 array, got {type(bits).__name__}"
+        raise TypeError(msg)
+    if len(bits) != ALGORITHMS[algorithm]:
+        msg = f"a {algorithm} hash has {ALGORITHMS[algorithm]} bytes, got {len(bits)}"
+        raise ValueError(msg)
+    return bits
+
+
+def _check_quality(quality: Any) -> int | None:
+    if quality is None:
+        return None
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 100:
+        msg = f"hash quality must be None or an int from 0 to 100, got {quality!r}"
+        raise ValueError(msg)
+    return int(quality)
+
+
+def _check_region(region: Any) -> Region | None:
+    if region is None:
+        return None
+    try:
+        values = tuple(float(v) for v in region)
+    except (TypeError, ValueError):
+        msg = f"region must be None or four numbers (x, y, w, h), got {region!r}"
+        raise ValueError(msg) from None
+    if len(values) != 4 or not all(np.isfinite(values)) or values[2] <= 0 or values[3] <= 0:
+        msg = f"region must be four finite numbers (x, y, w, h) with w, h > 0, got {region!r}"
+        raise ValueError(msg)
+    return values  # type: ignore[return-value]
+
+
+def _check_text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        msg = f"{name} must be a str or None, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _normalize_hash(h: Any) -> tuple[str, bytes, int | None, Region | None, str]:
+    """(algorithm, bits, quality, region, kind) from a tuple of 2 to 5 values or a Hash-like value."""
+    if hasattr(h, "algorithm") and hasattr(h, "bits"):
+        parts: Sequence[Any] = (h.algorithm, h.bits, getattr(h, "quality", None),
+                                getattr(h, "region", None), getattr(h, "kind", "whole"))
+    elif isinstance(h, (tuple, list)) and 2 <= len(h) <= 5:
+        parts = tuple(h) + (None, None, "whole")[len(h) - 2:]
+    else:
+        msg = ("each hash must be (algorithm, bits[, quality[, region[, kind]]]) or a Hash, "
+               f"got {type(h).__name__}")
+        raise TypeError(msg)
+    algorithm = _check_algorithm(parts[0])
+    kind = parts[4] if parts[4] is not None else "whole"
+    if not isinstance(kind, str) or not kind:
+        msg = f"hash kind must be a non-empty str, got {kind!r}"
+        raise ValueError(msg)
+    return algorithm, _as_bits(parts[1], algorithm), _check_quality(parts[2]), _check_region(parts[3]), kind
+
+
+def _normalize_item(spec: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(spec, Mapping):
+        msg = f"each item must be a mapping with a 'hashes' key, got {type(spec).__name__}"
+        raise TypeError(msg)
+    unknown = set(spec) - {"hashes", "label", "source", "sha256", "size", "note", "keypoints"}
+    if unknown:
+        msg = f"unknown item fields {sorted(unknown)}"
+        raise ValueError(msg)
+    hashes = [_normalize_hash(h) for h in spec.get("hashes") or ()]
+    if not hashes:
+        msg = "an item needs at least one hash"
+        raise ValueError(msg)
+    sha = spec.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or not _SHA256.match(sha)):
+        msg = "sha256 must be None or 64 lowercase hex digits"
+        raise ValueError(msg)
+    size = spec.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0):
+        msg = f"size must be None or a non-negative int, got {size!r}"
+        raise ValueError(msg)
+    keypoints = spec.get("keypoints")
+    if keypoints is not None:
+        keypoints = _check_keypoints(*keypoints) if isinstance(keypoints, tuple) else _check_keypoints(keypoints)
+    return {
+        "hashes": hashes,
+        "label": _check_text(spec.get("label"), "label"),
+        "source": _check_text(spec.get("source"), "source"),
+        "sha256": sha,
+        "size": None if size is None else int(size),
+        "note": _check_text(spec.get("note"), "note"),
+        "keypoints": keypoints,
+    }
+
+
+def _check_keypoints(data: Any, kind: str = "orb") -> tuple[str, bytes]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        msg = f"keypoint descriptors must be bytes, got {type(data).__name__}"
+        raise TypeError(msg)
+    if not isinstance(kind, str) or not kind:
+        msg = f"keypoint kind must be a non-empty str, got {kind!r}"
+        raise ValueError(msg)
+    return kind, bytes(data)
+
+
+def _region_of(x: Any, y: Any, w: Any, h: Any) -> Region | None:
+    return None if x is None else (x, y, w, h)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _IndexState:
+    """The in-memory index of one algorithm and what it was last synchronised with."""
+
+    def __init__(self, index: Any, origin: str) -> None:
+        self.index = index
+        self.origin = origin  # "cache", "rebuilt (<why>)"
+        self.max_id = int(index.ids().max()) if len(index) else 0
+        self.synced: tuple[int, int] | None = None  # (data_version, local commit counter)
+        self.unsaved = origin != "cache"  # differs from the cache file on disk
+
+
+class Store:
+    """A reports store: SQLite file of items and hashes, with a cached exact Hamming index.
+
+    ``Store(path, *, create=True, timeout=10.0)``: opens (or with ``create``, creates) the store
+    at ``path``; ``timeout`` bounds every wait on another process's lock. Use it as a context
+    manager or call :meth:`close` (which saves the index caches).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "s.db")
+    >>> with Store(path) as store:
+    ...     a = store.add_item([("pdq", bytes(32), 90)], label="a", source="a.jpg")
+    ...     store.count(), store.get_item(a).label
+    (1, 'a')
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            msg = f"timeout must be a non-negative number of seconds, got {timeout!r}"
+            raise ValueError(msg)
+        self.path = Path(os.fspath(path))
+        self.timeout = float(timeout)
+        self._lock = threading.RLock()
+        self._con: sqlite3.Connection | None = None
+        self._indexes: dict[str, _IndexState] = {}
+        self._commits = 0  # our own commits: data_version does not count them
+        self._prepare_file(create)
+        try:
+            self._con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                        check_same_thread=False)
+            self._setup()
+        except sqlite3.Error as exc:
+            self._abandon()
+            raise self._error(exc, "cannot open") from exc
+        except BaseException:
+            self._abandon()
+            raise
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def _prepare_file(self, create: bool) -> None:
+        p = self.path
+        if p.is_dir():
+            msg = f"{p}: is a directory, not a photomatch store"
+            raise StoreError(msg)
+        if not p.exists():
+            if not create:
+                msg = f"{p}: no such store"
+                raise StoreError(msg)
+            try:
+                # Owner-only from birth, whatever the umask; SQLite then gives -wal/-shm this mode.
+                fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                pass  # another process created it first: fine, it gets initialised under a lock
+            except OSError as exc:
+                msg = f"{p}: cannot create the store: {exc.strerror}"
+                raise StoreError(msg) from exc
+            else:
+                os.fchmod(fd, 0o600)
+                os.close(fd)
+                _fsync_dir(str(p.parent.resolve()))
+        try:
+            with open(p, "rb") as f:
+                head = f.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
+            msg = f"{p}: cannot read the store: {exc.strerror}"
+            raise StoreError(msg) from exc
+        # An empty file is a store whose creator died before initialising it: initialise it.
+        if head and head != _SQLITE_MAGIC:
+            msg = f"{p}: not a photomatch store (not an SQLite database)"
+            raise StoreError(msg)
+
+    def _setup(self) -> None:
+        con = self._connection()
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("PRAGMA synchronous = FULL")
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        if app_id != APPLICATION_ID:
+            self._initialise()
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            msg = f"{self.path}: store schema version {version}; this photomatch reads version {SCHEMA_VERSION}"
+            raise StoreError(msg)
+        mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode.lower() != "wal":
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                msg = f"{self.path}: cannot use a write-ahead log (journal mode stays {mode!r})"
+                raise StoreError(msg)
+        self._protect_side_files()
+
+    def _initialise(self) -> None:
+        con = self._connection()
+        if self._refuse_foreign(con):
+            return  # another process initialised it meanwhile
+        # WAL first (it cannot change inside a transaction); persistent, so done once per file.
+        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            msg = f"{self.path}: cannot use a write-ahead log (journal mode stays {mode!r})"
+            raise StoreError(msg)
+        self._protect_side_files()
+        self._begin_write()
+        try:
+            app_id = con.execute("PRAGMA application_id").fetchone()[0]
+            if app_id == APPLICATION_ID:  # another process initialised it while we waited
+                con.execute("COMMIT")
+                return
+            self._refuse_foreign(con)  # raises on a foreign database
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                ("schema_version", str(SCHEMA_VERSION)),
+                ("created", _now()),
+                ("app_version", __version__),
+            ])
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    def _refuse_foreign(self, con: sqlite3.Connection) -> bool:
+        """True if the file is already a photomatch store, False if it is empty; raise otherwise."""
+        # Checked before anything is written, so a foreign database is left exactly as it was.
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == APPLICATION_ID:
+            return True
+        tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != 0 or tables:
+            msg = f"{self.path}: not a photomatch store (an SQLite database of another application)"
+            raise StoreError(msg)
+        return False
+
+    def _protect_side_files(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            try:
+                st = side.stat()
+                if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
+                    os.chmod(side, 0o600)
+            except OSError:
+                pass  # absent (not created yet) or not ours: SQLite copies the db's mode anyway
+
+    def _abandon(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        if _is_locked(exc):
+            return StoreLockedError(
+                f"{self.path}: store locked by another process for more than {self.timeout:g} s ({doing})")
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return StoreError(f"{self.path}: the store is corrupt ({text}; {doing})")
+        return StoreError(f"{self.path}: {doing}: {text}")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._con is None:
+            msg = f"{self.path}: the store is closed"
+            raise StoreError(msg)
+        return self._con
+
+    def _begin_write(self) -> None:
+        con = self._connection()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc, "starting a write") from exc
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all or nothing; lock waits bounded by ``timeout``."""
+        with self._lock:
+            con = self._connection()
+            self._begin_write()
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    try:
+                        con.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc, doing) from exc
+                raise
+            self._commits += 1
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same snapshot."""
+        with self._lock:
+            con = self._connection()
+            try:
+                con.execute("BEGIN")
+                yield con
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    try:
+                        con.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc, doing) from exc
+                raise
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def add_item(self, hashes: Iterable[Any], *, label: str | None = None, source: str | None = None,
+                 sha256: str | None = None, size: int | None = None, note: str | None = None,
+                 keypoints: bytes | tuple[bytes, str] | None = None) -> int:
+        """Add one item with its hashes in one transaction (all or nothing); return its id.
+
+        Each hash is ``(algorithm, bits, quality, region, kind)`` (the last three optional:
+        None, None, ``"whole"``) or a :class:`photomatch.hashing.Hash`. ``bits`` is the packed
+        bytes (32 for pdq, 8 for phash) or a uint8 array. ``keypoints`` is optional descriptor
+        bytes, or ``(bytes, kind)``. When it returns, the item is durable (fsynced).
+
+        >>> import os, tempfile
+        >>> with Store(os.path.join(tempfile.mkdtemp(), "s.db")) as store:
+        ...     i = store.add_item([("phash", bytes(8)), ("pdq", bytes(32), 100, (0, 0, 10, 10), "crop")])
+        ...     [h.kind for h in store.get_item(i).hashes]
+        ['whole', 'crop']
+        """
+        return self.add_items([{"hashes": list(hashes), "label": label, "source": source, "sha256": sha256,
+                                "size": size, "note": note, "keypoints": keypoints}])[0]
+
+    def add_items(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
+        """Add many items in ONE transaction (all or nothing); return their ids in order.
+
+        Each item is a mapping with ``hashes`` (as in :meth:`add_item`) and optional ``label``,
+        ``source``, ``sha256``, ``size``, ``note``, ``keypoints``. Everything is validated before
+        the transaction starts.
+
+        >>> import os, tempfile
+        >>> with Store(os.path.join(tempfile.mkdtemp(), "s.db")) as store:
+        ...     ids = store.add_items([{"hashes": [("phash", bytes(8))]}, {"hashes": [("phash", b"1" * 8)]}])
+        ...     len(ids), store.count()
+        (2, 2)
+        """
+        specs = [_normalize_item(spec) for spec in items]
+        if not specs:
+            return []
+        ids: list[int] = []
+        added = _now()
+        with self._write("adding items") as con:
+            for spec in specs:
+                cur = con.execute(
+                    "INSERT INTO items (label, source, sha256, size, added, note) VALUES (?, ?, ?, ?, ?, ?)",
+                    (spec["label"], spec["source"], spec["sha256"], spec["size"], added, spec["note"]))
+                item_id = int(cur.lastrowid)  # type: ignore[arg-type]
+                con.executemany(
+                    "INSERT INTO hashes (item_id, algorithm, bits, quality, x, y, w, h, kind)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(item_id, a, b, q, *(r if r is not None else (None,) * 4), k)
+                     for a, b, q, r, k in spec["hashes"]])
+                if spec["keypoints"] is not None:
+                    kind, data = spec["keypoints"]
+                    con.execute("INSERT INTO keypoints (item_id, kind, data) VALUES (?, ?, ?)",
+                                (item_id, kind, data))
+                ids.append(item_id)
+        return ids
+
+    def remove(self, item_ids: Iterable[int] | int) -> int:
+        """Remove items (with their hashes and keypoints); return how many existed.
+
+        >>> import os, tempfile
+        >>> with Store(os.path.join(tempfile.mkdtemp(), "s.db")) as store:
+        ...     i = store.add_item([("phash", bytes(8))])
+        ...     store.remove([i, 12345]), store.count()
+        (1, 0)
+        """
+        ids = self._as_item_ids(item_ids)
+        if not ids:
+            return 0
+        removed = 0
+        gone: dict[str, list[int]] = {}
+        with self._write("removing items") as con:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i:i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for hash_id, algorithm in con.execute(
+                        f"SELECT hash_id, algorithm FROM hashes WHERE item_id IN ({marks})", chunk):
+                    gone.setdefault(algorithm, []).append(hash_id)
+                removed += con.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk).rowcount
+        with self._lock:
+            # Removed ids are gone for good (never reused): dropping them now is always right.
+            for algorithm, hash_ids in gone.items():
+                state = self._indexes.get(algorithm)
+                if state is not None and state.index.remove(np.asarray(hash_ids, np.int64)):
+                    state.unsaved = True
+        return removed
+
+    @staticmethod
+    def _as_item_ids(item_ids: Iterable[int] | int) -> list[int]:
+        if isinstance(item_ids, (int, np.integer)) and not isinstance(item_ids, bool):
+            item_ids = [item_ids]
+        out = []
+        for i in item_ids:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+                msg = f"item ids must be ints, got {type(i).__name__}"
+                raise TypeError(msg)
+            out.append(int(i))
+        return sorted(set(out))
+
+    def set_keypoints(self, item_id: int, data: bytes, *, kind: str = "orb") -> None:
+        """Store (or replace) the compact keypoint descriptors of an item (opt-in)."""
+        kind, blob = _check_keypoints(data, kind)
+        with self._write("storing keypoints") as con:
+            if con.execute("SELECT 1 FROM items WHERE id = ?", (int(item_id),)).fetchone() is None:
+                msg = f"{self.path}: no item {item_id}"
+                raise KeyError(msg)
+            con.execute("INSERT OR REPLACE INTO keypoints (item_id, kind, data) VALUES (?, ?, ?)",
+                        (int(item_id), kind, blob))
+
+    def get_keypoints(self, item_id: int, *, kind: str = "orb") -> bytes | None:
+        """The keypoint descriptors stored for an item, or None."""
+        with self._read("reading keypoints") as con:
+            row = con.execute("SELECT data FROM keypoints WHERE item_id = ? AND kind = ?",
+                              (int(item_id), kind)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get_item(self, item_id: int) -> Item | None:
+        """The item with this id (with its hashes, in insertion order), or None."""
+        with self._read("reading an item") as con:
+            items = self._fetch_items(con, [int(item_id)])
+        return items[0] if items else None
+
+    def items(self, *, batch: int = 500) -> Iterator[Item]:
+        """Every item in id order. Reads in batches (short transactions), so a long iteration
+        does not hold a snapshot; items added meanwhile with higher ids are included."""
+        last = 0
+        while True:
+            with self._read("listing items") as con:
+                ids = [r[0] for r in con.execute(
+                    "SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch))]
+                page = self._fetch_items(con, ids)
+            if not ids:
+                return
+            yield from page
+            last = ids[-1]
+
+    def _fetch_items(self, con: sqlite3.Connection, ids: list[int]) -> list[Item]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        hashes: dict[int, list[StoredHash]] = {}
+        for item_id, hash_id, algorithm, bits, quality, x, y, w, h, kind in con.execute(
+                "SELECT item_id, hash_id, algorithm, bits, quality, x, y, w, h, kind FROM hashes"
+                f" WHERE item_id IN ({marks}) ORDER BY hash_id", ids):
+            hashes.setdefault(item_id, []).append(
+                StoredHash(hash_id, algorithm, bytes(bits), quality, _region_of(x, y, w, h), kind))
+        rows = con.execute(
+            f"SELECT id, label, source, sha256, size, added, note FROM items WHERE id IN ({marks}) ORDER BY id", ids)
+        return [Item(*row, hashes=tuple(hashes.get(row[0], ()))) for row in rows]
+
+    def count(self) -> int:
+        """Number of items."""
+        with self._read("counting items") as con:
+            return int(con.execute("SELECT count(*) FROM items").fetchone()[0])
+
+    def has_sha256(self, sha256: str) -> bool:
+        """Whether an item with this file sha256 (64 lowercase hex digits) is stored."""
+        return bool(self.find_sha256(sha256))
+
+    def find_sha256(self, sha256: str) -> list[int]:
+        """Ids of the items whose file had this sha256."""
+        if not isinstance(sha256, str) or not _SHA256.match(sha256):
+            msg = "sha256 must be 64 lowercase hex digits"
+            raise ValueError(msg)
+        with self._read("looking up a sha256") as con:
+            return [r[0] for r in con.execute("SELECT id FROM items WHERE sha256 = ? ORDER BY id", (sha256,))]
+
+    def info(self) -> dict[str, Any]:
+        """A summary: path, items, hashes per algorithm, schema version, created, app version,
+        and per algorithm the state of the index (in memory or not, cache file present)."""
+        with self._read("reading store info") as con:
+            items = int(con.execute("SELECT count(*) FROM items").fetchone()[0])
+            per_algo = dict.fromkeys(ALGORITHMS, 0)
+            per_algo.update(dict(con.execute("SELECT algorithm, count(*) FROM hashes GROUP BY algorithm")))
+            meta = dict(con.execute("SELECT key, value FROM meta"))
+        index: dict[str, Any] = {}
+        for algorithm in ALGORITHMS:
+            state = self._indexes.get(algorithm)
+            index[algorithm] = {
+                "cache_file": str(self._cache_path(algorithm)),
+                "cache_present": self._cache_path(algorithm).exists(),
+                "loaded": state is not None,
+                "entries": None if state is None else len(state.index),
+                "origin": None if state is None else state.origin,
+                "kind": None if state is None else state.index.kind,
+            }
+        return {
+            "path": str(self.path),
+            "items": items,
+            "hashes": per_algo,
+            "schema_version": int(meta.get("schema_version", SCHEMA_VERSION)),
+            "created": meta.get("created"),
+            "app_version": meta.get("app_version"),
+            "index": index,
+        }
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def search(self, algorithm: str, codes: Any, threshold: int, *, per_item: bool = True) -> list[list[Hit]]:
+        """Every stored hash of ``algorithm`` within ``threshold`` (inclusive) of each query code.
+
+        ``codes`` is a uint8 array of shape ``(n, nbytes)`` (or a sequence of ``bytes``). Returns
+        one list per query of :class:`Hit` ``(item_id, hash_id, distance, kind, region,
+        quality)``: with ``per_item`` (default) only the best hash of each item, sorted by
+        (distance, item_id); otherwise every matching hash, sorted by (distance, hash_id). Exact;
+        sees every add committed before the call, by this or any other process.
+        """
+        algorithm = _check_algorithm(algorithm)
+        nbytes = ALGORITHMS[algorithm]
+        queries = self._as_queries(codes, nbytes)
+        with self._lock:
+            con = self._connection()
+            dv = self._data_version(con)
+            with self._read("searching") as con:
+                state = self._sync(con, algorithm, dv)
+                lims, dist, ids = state.index.range_search(queries, threshold)
+                meta = self._hash_meta(con, np.unique(ids).tolist())
+        if len(meta) != len(np.unique(ids)):
+            # Cannot happen when the index agrees with the snapshot; if it does, rebuild next time.
+            log.warning("%s: %s index disagreed with the store; it will be rebuilt", self.path, algorithm)
+            with self._lock:
+                self._indexes.pop(algorithm, None)
+        results: list[list[Hit]] = []
+        for q in range(queries.shape[0]):
+            hits: list[Hit] = []
+            seen: set[int] = set()
+            for d, hid in zip(dist[lims[q]:lims[q + 1]].tolist(), ids[lims[q]:lims[q + 1]].tolist()):
+                m = meta.get(hid)
+                if m is None:
+                    continue
+                item_id, kind, region, quality = m
+                # Results come sorted by (distance, hash_id): the first hit of an item is its best.
+                if per_item:
+                    if item_id in seen:
+                        continue
+                    seen.add(item_id)
+                hits.append(Hit(item_id, hid, d, kind, region, quality))
+            if per_item:
+                hits.sort(key=lambda h: (h.distance, h.item_id))
+            results.append(hits)
+        return results
+
+    @staticmethod
+    def _as_queries(codes: Any, nbytes: int) -> np.ndarray:
+        if isinstance(codes, (bytes, bytearray, memoryview)):
+            codes = [codes]
+        if isinstance(codes, (list, tuple)) and codes and isinstance(codes[0], (bytes, bytearray, memoryview)):
+            if any(len(c) != nbytes for c in codes):
+                msg = f"each query code must have {nbytes} bytes"
+                raise ValueError(msg)
+            return np.frombuffer(b"".join(bytes(c) for c in codes), np.uint8).reshape(-1, nbytes)
+        arr = np.asarray(codes)
+        if arr.ndim == 1 and arr.size == nbytes:
+            arr = arr.reshape(1, nbytes)
+        if arr.size == 0:
+            return np.empty((0, nbytes), np.uint8)
+        if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != nbytes:
+            msg = f"query codes must be uint8 of shape (n, {nbytes}), got {arr.dtype} {arr.shape}"
+            raise ValueError(msg)
+        return np.ascontiguousarray(arr)
+
+    def _hash_meta(self, con: sqlite3.Connection, hash_ids: list[int]) -> dict[int, tuple[int, str, Region | None, int | None]]:
+        out = {}
+        for i in range(0, len(hash_ids), _CHUNK):
+            chunk = hash_ids[i:i + _CHUNK]
+            for hid, item_id, kind, x, y, w, h, quality in con.execute(
+                    "SELECT hash_id, item_id, kind, x, y, w, h, quality FROM hashes"
+                    f" WHERE hash_id IN ({','.join('?' * len(chunk))})", chunk):
+                out[hid] = (item_id, kind, _region_of(x, y, w, h), quality)
+        return out
+
+    # -- the index cache -------------------------------------------------------------------------
+
+    def _cache_path(self, algorithm: str) -> Path:
+        return Path(f"{self.path}.{algorithm}.index")
+
+    @staticmethod
+    def _data_version(con: sqlite3.Connection) -> int:
+        # Read OUTSIDE the snapshot, before it starts: a commit landing in between makes the next
+        # search refresh once more (harmless), never skip a refresh.
+        return int(con.execute("PRAGMA data_version").fetchone()[0])
+
+    def _sync(self, con: sqlite3.Connection, algorithm: str, data_version: int) -> _IndexState:
+        """Bring the in-memory index of ``algorithm`` up to the snapshot of ``con``."""
+        state = self._indexes.get(algorithm)
+        if state is None:
+            state = self._load_cache(con, algorithm)
+            self._indexes[algorithm] = state
+        mark = (data_version, self._commits)
+        if state.synced == mark:
+            return state
+        index = state.index
+        # 1. rows added since (ids only grow: AUTOINCREMENT and one writer at a time)
+        cur = con.execute("SELECT hash_id, bits FROM hashes WHERE algorithm = ? AND hash_id > ? ORDER BY hash_id",
+                          (algorithm, state.max_id))
+        while rows := cur.fetchmany(65536):
+            self._add_rows(state, rows, algorithm)
+        # 2. rows removed (or anything else): compare the id sets when the counts differ
+        n_db = con.execute("SELECT count(*) FROM hashes WHERE algorithm = ?", (algorithm,)).fetchone()[0]
+        if n_db != len(index):
+            db_ids = np.fromiter((r[0] for r in con.execute(
+                "SELECT hash_id FROM hashes WHERE algorithm = ?", (algorithm,))), np.int64)
+            have = index.ids()
+            extra = np.setdiff1d(have, db_ids, assume_unique=True)
+            if extra.size:
+                index.remove(extra)
+            missing = np.setdiff1d(db_ids, have, assume_unique=True).tolist()
+            for i in range(0, len(missing), _CHUNK):
+                chunk = missing[i:i + _CHUNK]
+                rows = con.execute(f"SELECT hash_id, bits FROM hashes WHERE hash_id IN ({','.join('?' * len(chunk))})",
+                                   chunk).fetchall()
+                self._add_rows(state, rows, algorithm)
+            state.unsaved = True
+        state.synced = mark
+        return state
+
+    @staticmethod
+    def _add_rows(state: _IndexState, rows: list[tuple[int, bytes]], algorithm: str) -> None:
+        if not rows:
+            return
+        nbytes = ALGORITHMS[algorithm]
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        codes = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), nbytes)
+        state.index.add(codes, ids)
+        state.max_id = max(state.max_id, int(ids.max()))
+        state.unsaved = True
+
+    def _load_cache(self, con: sqlite3.Connection, algorithm: str) -> _IndexState:
+        from .index import HashIndex
+
+        bits = 8 * ALGORITHMS[algorithm]
+        path = self._cache_path(algorithm)
+        meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                (f"index.{algorithm}.count", f"index.{algorithm}.checksum")))
+        why = "no cache file"
+        if path.exists():
+            try:
+                index = HashIndex.load(path)
+            except Exception as exc:  # noqa: BLE001 (a cache: any damage means "rebuild")
+                why = f"unreadable cache ({type(exc).__name__})"
+            else:
+                if index.bits != bits:
+                    why = "cache for other codes"
+                elif f"index.{algorithm}.count" not in meta:
+                    why = "cache not recorded in the store"
+                elif (str(len(index)) != meta[f"index.{algorithm}.count"]
+                      or str(index.checksum()) != meta[f"index.{algorithm}.checksum"]):
+                    why = "cache does not match the store's record"
+                else:
+                    return _IndexState(index, "cache")
+            log.info("%s: rebuilding the %s index from the store: %s", self.path, algorithm, why)
+        return _IndexState(HashIndex(bits), f"rebuilt ({why})")
+
+    def flush(self) -> None:
+        """Write the index caches that changed since loaded (atomically, 0600) and record their
+        count and checksum in the store. Lock waits are bounded; a StoreLockedError leaves the
+        old cache in place (it is only a cache)."""
+        with self._lock:
+            con = self._connection()
+            for algorithm, state in list(self._indexes.items()):
+                if not state.unsaved:
+                    continue
+                dv = self._data_version(con)
+                # Under the write lock, so the file and its record in meta change together for
+                # every other process (a kill between the two only costs a rebuild).
+                with self._write("saving the index cache") as con:
+                    self._sync(con, algorithm, dv)
+                    state.index.save(self._cache_path(algorithm))
+                    con.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [
+                        (f"index.{algorithm}.count", str(len(state.index))),
+                        (f"index.{algorithm}.checksum", str(state.index.checksum())),
+                    ])
+                # Our own meta commit changed nothing the index holds.
+                state.synced = (dv, self._commits)
+                state.unsaved = False
+                state.origin = "cache"
+
+    def close(self) -> None:
+        """Save the changed index caches (best effort) and close the database. Idempotent."""
+        with self._lock:
+            if self._con is None:
+                return
+            try:
+                self.flush()
+            except StoreLockedError:
+                log.info("%s: store busy; index cache not saved (it will be refreshed on next use)", self.path)
+            finally:
+                self._abandon()
+                self._indexes.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._con is None else "open"
+        return f"Store({str(self.path)!r}, {state})"
