@@ -15,14 +15,42 @@ from .errors import (
     StoreError,
     StoreLockedError,
 )
+from .hashing import (
+    DIHEDRAL_NAMES,
+    Hash,
+    HashResult,
+    hash_file,
+    hash_files,
+    hash_image,
+    pdq,
+    pdq_dihedral,
+    phash,
+)
+from .index import HashIndex
+from .matcher import Match, Matcher, MatchResult
+from .store import Store
 
 __all__ = [
     "IMPLEMENTATION",
     "__version__",
+    "DIHEDRAL_NAMES",
     "DecodeError",
+    "Hash",
     "HashFormatError",
+    "HashIndex",
+    "HashResult",
     "ImageTooLargeError",
+    "Match",
+    "MatchResult",
+    "Matcher",
     "PhotomatchError",
+    "Store",
     "StoreError",
     "StoreLockedError",
+    "hash_file",
+    "hash_files",
+    "hash_image",
+    "pdq",
+    "pdq_dihedral",
+    "phash",
 ]

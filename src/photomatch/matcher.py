@@ -186,8 +186,8 @@ class Matcher:
                 continue
             if skip_existing and prep.sha256 is not None:
                 existing = self.store.find_sha256(prep.sha256)
-                if existing is not None:
-                    yield AddResult(p, existing, None, existing=True)
+                if existing:
+                    yield AddResult(p, existing[0], None, existing=True)
                     continue
             item = self.store.add_item(prep.hashes, label=label, source=prep.source, sha256=prep.sha256,
                                        size=prep.size)
@@ -237,7 +237,7 @@ class Matcher:
         PDQ matches within ``threshold`` (default 31) of the query or, with ``dihedral``, of any
         of its 8 rotations/flips; pHash items within ``phash_threshold`` (default 10).
         """
-        q = self._hash_query(image, dihedral=dihedral, exact=exact)
+        q = self._hash_query(image, dihedral=dihedral, exact=exact, algos=self._stored_algorithms())
         return self._search(q, threshold, phash_threshold)
 
     def match_many(self, images: Iterable[ImageInput], *, threshold: int | None = None,
@@ -248,10 +248,12 @@ class Matcher:
         A query that can't be read gives a ``MatchResult`` with ``error`` set; the rest go on.
         """
 
+        algos = self._stored_algorithms()
+
         def prepare(im: ImageInput) -> tuple[str, _Query | None, Exception | None]:
             name = loading.source_name(im)
             try:
-                return name, self._hash_query(im, dihedral=dihedral, exact=exact), None
+                return name, self._hash_query(im, dihedral=dihedral, exact=exact, algos=algos), None
             except PhotomatchError as e:
                 return name, None, e
             except Exception as e:  # a decoder bug must not stop a batch
@@ -263,18 +265,24 @@ class Matcher:
             else:
                 yield MatchResult(name, self._search(q, threshold, phash_threshold))
 
-    def _hash_query(self, image: ImageInput, *, dihedral: bool, exact: bool) -> _Query:
+    def _stored_algorithms(self) -> frozenset[str]:
+        return frozenset(a for a, n in self.store.info()["hashes"].items() if n)
+
+    def _hash_query(self, image: ImageInput, *, dihedral: bool, exact: bool, algos: frozenset[str]) -> _Query:
         name = loading.source_name(image)
         img = loading.open_image(image, max_pixels=self.max_pixels,
                                  draft_min_side=None if exact else loading.PDQ_DRAFT_MIN_SIDE)
-        rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
-        if dihedral:
-            variants, quality = kernels.pdq_dihedral(rgb)
-            pdq = [(n, bytes(v)) for n, v in zip(DIHEDRAL_NAMES, variants)]
-        else:
-            bits, quality = kernels.pdq_hash(rgb)
-            pdq = [("original", bytes(bits))]
-        ph = phash_of_pil(img).bits if self.store.has_algorithm("phash") else None
+        pdq: list[tuple[str, bytes]] = []
+        quality = 0
+        if "pdq" in algos:
+            rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+            if dihedral:
+                variants, quality = kernels.pdq_dihedral(rgb)
+                pdq = [(n, bytes(v)) for n, v in zip(DIHEDRAL_NAMES, variants)]
+            else:
+                bits, quality = kernels.pdq_hash(rgb)
+                pdq = [("original", bytes(bits))]
+        ph = phash_of_pil(img).bits if "phash" in algos else None
         return _Query(name, img.size, pdq, int(quality), ph)
 
     def _search(self, q: _Query, threshold: int | None, phash_threshold: int | None) -> list[Match]:
@@ -282,7 +290,7 @@ class Matcher:
         t_ph = _threshold("phash", phash_threshold)
         best: dict[int, Match] = {}
         whole = (0, 0, q.size[0], q.size[1])
-        if self.store.has_algorithm("pdq"):
+        if q.pdq:
             codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), 32)
             for (transform, _), hits in zip(q.pdq, self.store.search("pdq", codes, t_pdq)):
                 for hit in hits:

@@ -1,0 +1,146 @@
+"""The command line, run in-process (and once as ``python -m photomatch``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import photomatch
+from photomatch.cli import main
+
+
+def photo(seed: int, h: int = 200, w: int = 260) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
+    return np.clip(img + rng.integers(-6, 7, size=img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """reported/ with 3 photos, queries/ with copies of two of them, an unrelated one and a bad file."""
+    rep = tmp_path / "reported"
+    qry = tmp_path / "queries" / "nested"
+    rep.mkdir()
+    qry.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(photo(i)).save(rep / f"r{i}.png")
+    Image.fromarray(photo(0)).resize((130, 100)).save(qry / "copy0.jpg", quality=60)
+    Image.fromarray(photo(1)[:, ::-1]).save(qry / "copy1-mirrored.jpg", quality=80)
+    Image.fromarray(photo(50)).save(qry / "unrelated.jpg", quality=80)
+    (qry / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (qry / "notes.txt").write_text("not an image, and not picked up from a folder")
+    return tmp_path
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("fmt", ["text", "csv", "jsonl"])
+def test_hash_formats_and_errors(folder, capsys, fmt):
+    code, out, err = run(capsys, "hash", folder / "queries", "--format", fmt, "--workers", "2")
+    assert code == 2
+    assert "broken.jpg" in err and "notes.txt" not in err
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in out.splitlines()]
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+    else:
+        lines = out.splitlines()
+        assert lines[0].startswith("#")
+        rows = [dict(zip(("path", "algo", "hex", "quality"), line.split("\t"))) for line in lines[1:]]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in rows) == ["copy0.jpg", "copy1-mirrored.jpg", "unrelated.jpg"]
+    for r in rows:
+        h = photomatch.pdq(r["path"])
+        assert (r["algo"], r["hex"], int(r["quality"])) == ("pdq", h.hex, h.quality)
+
+
+def test_hash_phash_all_good_exits_zero(folder, capsys):
+    code, out, err = run(capsys, "hash", folder / "reported", "--algo", "phash", "--format", "jsonl")
+    assert code == 0 and err == ""
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["hex"] for r in rows] == [photomatch.phash(r["path"]).hex for r in rows]
+
+
+def test_add_match_json_and_exit_codes(folder, capsys):
+    store = folder / "s.db"
+    code, _, err = run(capsys, "add", store, folder / "reported", "--label", "case-7")
+    assert code == 0 and "added 3" in err
+    code, out, err = run(capsys, "match", store, folder / "queries", "--json")
+    assert code == 2  # broken.jpg
+    lines = [json.loads(line) for line in out.splitlines()]
+    by_name = {rec["query"].rsplit("/", 1)[1]: rec for rec in lines}
+    assert set(by_name) == {"copy0.jpg", "copy1-mirrored.jpg", "unrelated.jpg", "broken.jpg"}
+    assert by_name["unrelated.jpg"]["matches"] == []
+    assert by_name["broken.jpg"]["matches"] == [] and "error" in by_name["broken.jpg"]
+    for name, src in (("copy0.jpg", "r0.png"), ("copy1-mirrored.jpg", "r1.png")):
+        [m] = by_name[name]["matches"]
+        assert m["source"].endswith(src) and m["label"] == "case-7" and m["algo"] == "pdq"
+        assert isinstance(m["id"], int) and 0 <= m["distance"] <= 31
+    code, out, _ = run(capsys, "match", store, folder / "queries" / "nested" / "copy0.jpg")
+    assert code == 0 and "label=case-7" in out
+    code, out, _ = run(capsys, "match", store, folder / "queries" / "nested" / "unrelated.jpg")
+    assert code == 1 and "no match" in out
+
+
+def test_match_on_missing_store_is_an_error(folder, capsys):
+    code, _, err = run(capsys, "match", folder / "nope.db", folder / "reported")
+    assert code == 2 and "nope.db" in err
+
+
+def test_hash_output_imports_as_is_then_export_remove_info(folder, capsys):
+    _, out, _ = run(capsys, "hash", folder / "reported", "--format", "csv")
+    listing = folder / "hashes.csv"
+    listing.write_text(out)
+    store = folder / "imported.db"
+    code, _, err = run(capsys, "import", store, listing)
+    assert code == 0 and "imported 3" in err
+    code, out, _ = run(capsys, "info", store, "--json")
+    assert json.loads(out)["items"] == 3
+    code, out, _ = run(capsys, "export", store, "--format", "jsonl")
+    exported = sorted(json.loads(line)["hex"] for line in out.splitlines())
+    assert exported == sorted(photomatch.pdq(p).hex for p in sorted((folder / "reported").iterdir()))
+    # the hash-only store still finds a re-encoded copy
+    code, out, _ = run(capsys, "match", store, folder / "queries" / "nested" / "copy0.jpg", "--json")
+    assert code == 0 and len(json.loads(out)["matches"]) == 1
+    ids = [m["id"] for m in json.loads(out)["matches"]]
+    code, _, err = run(capsys, "remove", store, *ids)
+    assert code == 0 and "removed 1" in err
+    code, out, _ = run(capsys, "match", store, folder / "queries" / "nested" / "copy0.jpg")
+    assert code == 1
+
+
+def test_import_is_strict_and_atomic(folder, capsys):
+    listing = folder / "list.csv"
+    good = photomatch.pdq(photo(1)).hex
+    listing.write_text(f"hash\n{good}\n{'z' * 64}\n")
+    store = folder / "strict.db"
+    code, _, err = run(capsys, "import", store, listing)
+    assert code == 2 and "3" in err and "list.csv" in err
+    code, _, err = run(capsys, "import", store, listing, "--skip-invalid")
+    assert code == 0 and "imported 1" in err
+
+
+def test_dedup_groups_near_duplicates(folder, capsys):
+    (folder / "reported" / "dup.jpg").write_bytes((folder / "queries" / "nested" / "copy0.jpg").read_bytes())
+    code, out, _ = run(capsys, "dedup", folder / "reported", "--json")
+    assert code == 0
+    [group] = [json.loads(line)["group"] for line in out.splitlines()]
+    assert sorted(g["path"].rsplit("/", 1)[1] for g in group) == ["dup.jpg", "r0.png"]
+
+
+def test_python_dash_m_works(folder):
+    r = subprocess.run([sys.executable, "-m", "photomatch", "hash", str(folder / "reported" / "r0.png")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert photomatch.pdq(folder / "reported" / "r0.png").hex in r.stdout

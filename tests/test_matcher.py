@@ -1,0 +1,152 @@
+"""Matcher: adding reported images or hashes, and finding their copies (whole-image stage)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import photomatch
+from photomatch import DecodeError, Hash, Matcher
+from photomatch.matcher import DEFAULT_THRESHOLDS, LOW_QUALITY
+
+
+def photo(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
+    """A smooth random picture: low-frequency structure like a photo, distinct per seed."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
+    return np.clip(img + rng.integers(-6, 7, size=img.shape), 0, 255).astype(np.uint8)
+
+
+def jpeg(rgb: np.ndarray, quality: int = 50) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def flip_bits(bits: bytes, n: int, rng: np.random.Generator) -> bytes:
+    arr = np.unpackbits(np.frombuffer(bits, dtype=np.uint8))
+    idx = rng.choice(arr.size, size=n, replace=False)
+    arr[idx] ^= 1
+    return np.packbits(arr).tobytes()
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    return tmp_path / "reports.db"
+
+
+def test_finds_altered_copies_and_not_unrelated_images(store_path):
+    reported = [photo(s) for s in range(5)]
+    with Matcher(store_path) as m:
+        ids = m.add(reported, label="case")
+        assert len(ids) == len(set(ids)) == 5
+        for item, rgb in zip(ids, reported):
+            small = np.asarray(Image.fromarray(rgb).resize((160, 120), Image.Resampling.BILINEAR))
+            for copy in (jpeg(rgb, 40), small, np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(np.rot90(rgb))):
+                found = m.match(copy)
+                assert found, "an altered copy was not found"
+                assert found[0].id == item
+                assert found[0].distance <= DEFAULT_THRESHOLDS["pdq"]
+        for seed in range(100, 130):
+            assert m.match(photo(seed)) == []
+
+
+def test_threshold_is_inclusive_and_exact(store_path):
+    rng = np.random.default_rng(7)
+    query = photo(1)
+    qhash = photomatch.pdq(query)
+    planted = {d: Hash("pdq", flip_bits(qhash.bits, d, rng)) for d in range(0, 41)}
+    with Matcher(store_path) as m:
+        ids = m.add_hashes([planted[d] for d in range(0, 41)])
+        by_id = dict(zip(ids, range(0, 41)))
+        for t in (0, 10, 31, 40):
+            found = m.match(query, threshold=t, dihedral=False)
+            assert sorted(by_id[x.id] for x in found) == list(range(0, t + 1))
+            assert all(x.distance == by_id[x.id] for x in found)
+        with pytest.raises(ValueError, match="threshold"):
+            m.match(query, threshold=257)
+
+
+def test_low_quality_hashes_are_flagged(store_path):
+    flat = np.full((200, 200, 3), 128, np.uint8)
+    with Matcher(store_path) as m:
+        m.add([flat], label="flat")
+        m.add([photo(3)], label="photo")
+        [found] = m.match(flat)
+        assert found.label == "flat" and found.low_quality
+        assert found.quality is not None and found.quality < LOW_QUALITY
+        [good] = m.match(jpeg(photo(3)))
+        assert good.label == "photo" and not good.low_quality
+
+
+def test_add_is_all_or_nothing(store_path):
+    with Matcher(store_path) as m:
+        with pytest.raises(DecodeError):
+            m.add([photo(1), b"this is not an image", photo(2)])
+        assert len(m) == 0
+
+
+def test_add_many_reports_bad_files_and_goes_on(store_path, tmp_path):
+    good = []
+    for i in range(3):
+        p = tmp_path / f"g{i}.png"
+        Image.fromarray(photo(i)).save(p)
+        good.append(str(p))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    with Matcher(store_path) as m:
+        results = list(m.add_many([good[0], str(bad), good[1], good[2], good[0]], label="x"))
+        assert [r.ok for r in results] == [True, False, True, True, True]
+        assert "bad.jpg" in str(results[1].error)
+        assert results[4].existing and results[4].id == results[0].id  # same bytes: not added twice
+        assert len(m) == 3
+        assert m.match(good[1])[0].id == results[2].id
+
+
+def test_remove_and_reopen(store_path):
+    with Matcher(store_path) as m:
+        a, b = m.add([photo(1), photo(2)])
+        assert m.remove([a, 12345]) == 1
+    with Matcher(store_path, create=False) as m:
+        assert len(m) == 1
+        assert m.match(photo(1)) == []
+        assert [x.id for x in m.match(photo(2))] == [b]
+
+
+def test_phash_and_both_algorithms(store_path):
+    with Matcher(store_path) as m:
+        [both] = m.add([photo(4)], algo="both")
+        info = m.info()
+        assert info["hashes"]["pdq"] == 1 and info["hashes"]["phash"] == 1
+        found = m.match(jpeg(photo(4), 60))
+        assert [x.id for x in found] == [both]
+    with Matcher(store_path.with_name("p.db")) as m:
+        [only] = m.add([photo(5)], algo="phash")
+        [x] = m.match(jpeg(photo(5), 60))
+        assert (x.id, x.algo) == (only, "phash")
+        assert x.distance <= DEFAULT_THRESHOLDS["phash"]
+        with pytest.raises(ValueError, match="algorithm"):
+            m.add([photo(5)], algo="md5")
+
+
+def test_match_many_streams_with_errors(store_path):
+    with Matcher(store_path) as m:
+        [item] = m.add([photo(9)])
+        results = list(m.match_many([jpeg(photo(9)), b"", photo(10)], workers=2))
+        assert [r.ok for r in results] == [True, False, True]
+        assert [x.id for x in results[0].matches] == [item]
+        assert results[2].matches == []
+
+
+def test_match_json_fields(store_path):
+    with Matcher(store_path) as m:
+        m.add([photo(2)], label="L")
+        [x] = m.match(photo(2))
+        d = x.to_json()
+        assert list(d)[:5] == ["id", "label", "source", "distance", "algo"]
+        assert d["label"] == "L" and d["distance"] == 0 and d["algo"] == "pdq"
+        assert d["region"] == [0, 0, 320, 240]
