@@ -1,6 +1,140 @@
-/* Binding of the hashing kernels (PDQ, pHash). Filled in by the hashing work. */
+/* Binding of the hashing kernels (PDQ, pHash): buffer checks, scratch allocation, GIL release.
+ * The kernels are in _core/pdq.c and _core/phash.c; their numpy twins in _native_hash.py have the
+ * same names, arguments, results and error types. */
+#include <string.h>
+
 #include "_binding.h"
+#include "pdq.h"
+#include "phash.h"
+
+/* Acquires a C-contiguous uint8 buffer of `ndim` dimensions whose sizes match `shape` where
+ * shape[i] >= 0. On failure sets TypeError (not a buffer, wrong dtype) or ValueError (wrong
+ * dimensions, shape or layout) naming the argument, and returns -1. */
+static int get_u8_buffer(PyObject *obj, const char *name, int ndim, const Py_ssize_t *shape, const char *expect,
+                         Py_buffer *view) {
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: expected an object with the buffer protocol (a numpy uint8 array), got %.100s", name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS_RO) < 0) return -1;
+    const char *fmt = view->format ? view->format : "B";
+    if (strchr("@=<>!|", fmt[0]) != NULL && fmt[0] != '\0') fmt++;
+    if (strcmp(fmt, "B") != 0 || view->itemsize != 1) {
+        PyErr_Format(PyExc_TypeError, "%s: expected dtype uint8 (buffer format 'B'), got format '%.20s'", name,
+                     view->format ? view->format : "B");
+        goto fail;
+    }
+    if (view->ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %d dimensions %s, got %d", name, ndim, expect, view->ndim);
+        goto fail;
+    }
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] >= 0 && view->shape[i] != shape[i]) {
+            PyErr_Format(PyExc_ValueError, "%s: expected shape %s, got size %zd along axis %d", name, expect,
+                         view->shape[i], i);
+            goto fail;
+        }
+    }
+    if (!PyBuffer_IsContiguous(view, 'C')) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous buffer (use numpy.ascontiguousarray)", name);
+        goto fail;
+    }
+    return 0;
+fail:
+    PyBuffer_Release(view);
+    return -1;
+}
+
+/* Scratch for PDQ: none below the hashable size, else the kernel's float count (MemoryError
+ * when the size arithmetic overflows or the allocation fails). Sets *out; returns -1 on error. */
+static int pdq_scratch(size_t rows, size_t cols, float **out) {
+    *out = NULL;
+    if (rows < 5 || cols < 5) return 0;
+    size_t n = pm_pdq_scratch_floats(rows, cols);
+    if (n == 0) {
+        PyErr_Format(PyExc_MemoryError, "rgb: image of %zu x %zu pixels is too large to hash", rows, cols);
+        return -1;
+    }
+    *out = PyMem_RawMalloc(n * sizeof(float));
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static const Py_ssize_t RGB_SHAPE[3] = {-1, -1, 3};
+
+static PyObject *pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) {
+    Py_buffer view;
+    if (get_u8_buffer(arg, "rgb", 3, RGB_SHAPE, "(H, W, 3)", &view) < 0) return NULL;
+    size_t rows = (size_t)view.shape[0], cols = (size_t)view.shape[1];
+    float *scratch;
+    if (pdq_scratch(rows, cols, &scratch) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    uint8_t hash[PM_PDQ_BYTES];
+    int quality = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    pm_pdq_hash((const uint8_t *)view.buf, rows, cols, scratch, hash, &quality);
+    Py_END_ALLOW_THREADS;
+    PyMem_RawFree(scratch);
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(y#i)", (const char *)hash, (Py_ssize_t)PM_PDQ_BYTES, quality);
+}
+
+static PyObject *pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
+    Py_buffer view;
+    if (get_u8_buffer(arg, "rgb", 3, RGB_SHAPE, "(H, W, 3)", &view) < 0) return NULL;
+    size_t rows = (size_t)view.shape[0], cols = (size_t)view.shape[1];
+    float *scratch;
+    if (pdq_scratch(rows, cols, &scratch) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES];
+    int quality = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    pm_pdq_dihedral((const uint8_t *)view.buf, rows, cols, scratch, hashes, &quality);
+    Py_END_ALLOW_THREADS;
+    PyMem_RawFree(scratch);
+    PyBuffer_Release(&view);
+    PyObject *tuple = PyTuple_New(PM_PDQ_DIHEDRAL);
+    if (tuple == NULL) return NULL;
+    for (int v = 0; v < PM_PDQ_DIHEDRAL; v++) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)hashes[v], PM_PDQ_BYTES);
+        if (b == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, v, b);
+    }
+    return Py_BuildValue("(Ni)", tuple, quality);
+}
+
+static PyObject *phash_bits(PyObject *Py_UNUSED(module), PyObject *arg) {
+    static const Py_ssize_t shape[2] = {PM_PHASH_SIDE, PM_PHASH_SIDE};
+    Py_buffer view;
+    if (get_u8_buffer(arg, "gray32", 2, shape, "(32, 32)", &view) < 0) return NULL;
+    uint8_t out[PM_PHASH_BYTES];
+    Py_BEGIN_ALLOW_THREADS;
+    pm_phash_bits((const uint8_t *)view.buf, out);
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&view);
+    return PyBytes_FromStringAndSize((const char *)out, PM_PHASH_BYTES);
+}
 
 PyMethodDef pm_hash_methods[] = {
+    {"pdq_hash", pdq_hash, METH_O,
+     "pdq_hash(rgb) -> (bytes32, quality): PDQ of an (H, W, 3) uint8 C-contiguous RGB array,\n"
+     "bit-compatible with Meta's reference (bytes.hex() equals its 64-digit hex)."},
+    {"pdq_dihedral", pdq_dihedral, METH_O,
+     "pdq_dihedral(rgb) -> (8 x bytes32, quality): the 8 dihedral PDQ hashes in the reference order\n"
+     "(original, rotate90, rotate180, rotate270, flipX, flipY, flipPlus1, flipMinus1)."},
+    {"phash_bits", phash_bits, METH_O,
+     "phash_bits(gray32) -> bytes8: pHash bits of a (32, 32) uint8 greyscale array, as imagehash.phash."},
     {NULL, NULL, 0, NULL},
 };

@@ -1,0 +1,590 @@
+/* PDQ bit-compatible with Meta's reference (ThreatExchange pdq/cpp as vendored by pdqhash 0.2.8).
+ *
+ * Exactness: every floating-point operation is done in the reference's precision and order.
+ *  - luma = (float)(R*0.299 + G*0.587 + B*0.114) evaluated in double, left to right, which is what
+ *    pdqhash.compute does in numpy before it calls the C++ core;
+ *  - Jarosz tent filter: twice (box along rows, then box along columns), each box being the
+ *    reference's four-phase float running sum (add the entering sample, then subtract the leaving
+ *    one, then divide by the window count) with windows (dim + 127) / 128;
+ *  - decimation to 64x64 at (int)((i + 0.5) * dim / 64), quality from neighbour gradients, the
+ *    16x64 DCT with float accumulators summed in ascending k, and the lower median (rank 128 of 256).
+ * The build uses C11 ISO mode, so no multiply-add contraction changes a rounding.
+ *
+ * Speed without changing any rounding: the filter is streamed over strips of LANES rows. A row
+ * pass runs on a strip stored interleaved (x[col * LANES + lane]) so that LANES independent
+ * running sums advance together (vectorised across rows); a column pass keeps one running sum per
+ * column over a ring of the last `window` rows (vectorised across columns). The second pass only
+ * divides where the decimation samples, and its column pass only runs on the 64 sampled columns.
+ * Scratch is O(cols * window) instead of two full-size float images.
+ */
+#include "pdq.h"
+
+#include <string.h>
+
+#define LANES 8
+#define MIN_HASHABLE_DIM 5
+
+/* The reference's 16x64 DCT matrix: (float)((double)(float)sqrt(2/64) * cos(pi/128 * (i+1) * (2j+1))).
+ * Generated with photomatch._native_hash._pdq_dct_matrix() (which evaluates that expression with the
+ * C library's cos) and printed as exact hexadecimal float literals; the tests compare every hash
+ * against the numpy twin and pdqhash, which would expose any difference. */
+static const float DCT[16][64] = {
+    {
+        0x1.69edfcp-3f, 0x1.690ec6p-3f, 0x1.6750e4p-3f, 0x1.64b568p-3f, 0x1.613decp-3f, 0x1.5cec98p-3f,
+        0x1.57c414p-3f, 0x1.51c78cp-3f, 0x1.4afab2p-3f, 0x1.4361bap-3f, 0x1.3b015p-3f, 0x1.31dea2p-3f,
+        0x1.27ff5p-3f, 0x1.1d6972p-3f, 0x1.12238ep-3f, 0x1.063498p-3f, 0x1.f347dap-4f, 0x1.d8f29ap-4f,
+        0x1.bd79aap-4f, 0x1.a0edfep-4f, 0x1.83613p-4f, 0x1.64e57ap-4f, 0x1.458daap-4f, 0x1.256d12p-4f,
+        0x1.049782p-4f, 0x1.c6427ap-5f, 0x1.823dc8p-5f, 0x1.3d4aep-5f, 0x1.ef2894p-6f, 0x1.628a08p-6f,
+        0x1.aa21a8p-7f, 0x1.1c50e2p-8f, -0x1.1c50e2p-8f, -0x1.aa21a8p-7f, -0x1.628a08p-6f, -0x1.ef2894p-6f,
+        -0x1.3d4aep-5f, -0x1.823dc8p-5f, -0x1.c6427ap-5f, -0x1.049782p-4f, -0x1.256d12p-4f, -0x1.458daap-4f,
+        -0x1.64e57ap-4f, -0x1.83613p-4f, -0x1.a0edfep-4f, -0x1.bd79aap-4f, -0x1.d8f29ap-4f, -0x1.f347dap-4f,
+        -0x1.063498p-3f, -0x1.12238ep-3f, -0x1.1d6972p-3f, -0x1.27ff5p-3f, -0x1.31dea2p-3f, -0x1.3b015p-3f,
+        -0x1.4361bap-3f, -0x1.4afab2p-3f, -0x1.51c78cp-3f, -0x1.57c414p-3f, -0x1.5cec98p-3f, -0x1.613decp-3f,
+        -0x1.64b568p-3f, -0x1.6750e4p-3f, -0x1.690ec6p-3f, -0x1.69edfcp-3f,
+    },
+    {
+        0x1.699a42p-3f, 0x1.661ec2p-3f, 0x1.5f3056p-3f, 0x1.54e018p-3f, 0x1.474772p-3f, 0x1.3687eap-3f,
+        0x1.22caccp-3f, 0x1.0c40c2p-3f, 0x1.e642b8p-4f, 0x1.af5516p-4f, 0x1.74400ap-4f, 0x1.35953cp-4f,
+        0x1.e7de5ep-5f, 0x1.5fdf76p-5f, 0x1.a8fa12p-6f, 0x1.1c3af6p-7f, -0x1.1c3af6p-7f, -0x1.a8fa12p-6f,
+        -0x1.5fdf76p-5f, -0x1.e7de5ep-5f, -0x1.35953cp-4f, -0x1.74400ap-4f, -0x1.af5516p-4f, -0x1.e642b8p-4f,
+        -0x1.0c40c2p-3f, -0x1.22caccp-3f, -0x1.3687eap-3f, -0x1.474772p-3f, -0x1.54e018p-3f, -0x1.5f3056p-3f,
+        -0x1.661ec2p-3f, -0x1.699a42p-3f, -0x1.699a42p-3f, -0x1.661ec2p-3f, -0x1.5f3056p-3f, -0x1.54e018p-3f,
+        -0x1.474772p-3f, -0x1.3687eap-3f, -0x1.22caccp-3f, -0x1.0c40c2p-3f, -0x1.e642b8p-4f, -0x1.af5516p-4f,
+        -0x1.74400ap-4f, -0x1.35953cp-4f, -0x1.e7de5ep-5f, -0x1.5fdf76p-5f, -0x1.a8fa12p-6f, -0x1.1c3af6p-7f,
+        0x1.1c3af6p-7f, 0x1.a8fa12p-6f, 0x1.5fdf76p-5f, 0x1.e7de5ep-5f, 0x1.35953cp-4f, 0x1.74400ap-4f,
+        0x1.af5516p-4f, 0x1.e642b8p-4f, 0x1.0c40c2p-3f, 0x1.22caccp-3f, 0x1.3687eap-3f, 0x1.474772p-3f,
+        0x1.54e018p-3f, 0x1.5f3056p-3f, 0x1.661ec2p-3f, 0x1.699a42p-3f,
+    },
+    {
+        0x1.690ec6p-3f, 0x1.613decp-3f, 0x1.51c78cp-3f, 0x1.3b015p-3f, 0x1.1d6972p-3f, 0x1.f347dap-4f,
+        0x1.a0edfep-4f, 0x1.458daap-4f, 0x1.c6427ap-5f, 0x1.ef2894p-6f, 0x1.1c50e2p-8f, -0x1.628a08p-6f,
+        -0x1.823dc8p-5f, -0x1.256d12p-4f, -0x1.83613p-4f, -0x1.d8f29ap-4f, -0x1.12238ep-3f, -0x1.31dea2p-3f,
+        -0x1.4afab2p-3f, -0x1.5cec98p-3f, -0x1.6750e4p-3f, -0x1.69edfcp-3f, -0x1.64b568p-3f, -0x1.57c414p-3f,
+        -0x1.4361bap-3f, -0x1.27ff5p-3f, -0x1.063498p-3f, -0x1.bd79aap-4f, -0x1.64e57ap-4f, -0x1.049782p-4f,
+        -0x1.3d4aep-5f, -0x1.aa21a8p-7f, 0x1.aa21a8p-7f, 0x1.3d4aep-5f, 0x1.049782p-4f, 0x1.64e57ap-4f,
+        0x1.bd79aap-4f, 0x1.063498p-3f, 0x1.27ff5p-3f, 0x1.4361bap-3f, 0x1.57c414p-3f, 0x1.64b568p-3f,
+        0x1.69edfcp-3f, 0x1.6750e4p-3f, 0x1.5cec98p-3f, 0x1.4afab2p-3f, 0x1.31dea2p-3f, 0x1.12238ep-3f,
+        0x1.d8f29ap-4f, 0x1.83613p-4f, 0x1.256d12p-4f, 0x1.823dc8p-5f, 0x1.628a08p-6f, -0x1.1c50e2p-8f,
+        -0x1.ef2894p-6f, -0x1.c6427ap-5f, -0x1.458daap-4f, -0x1.a0edfep-4f, -0x1.f347dap-4f, -0x1.1d6972p-3f,
+        -0x1.3b015p-3f, -0x1.51c78cp-3f, -0x1.613decp-3f, -0x1.690ec6p-3f,
+    },
+    {
+        0x1.684b9cp-3f, 0x1.5a730cp-3f, 0x1.3f4a24p-3f, 0x1.17dc14p-3f, 0x1.cb598cp-4f, 0x1.5553e4p-4f,
+        0x1.a4608ap-5f, 0x1.1be352p-6f, -0x1.1be352p-6f, -0x1.a4608ap-5f, -0x1.5553e4p-4f, -0x1.cb598cp-4f,
+        -0x1.17dc14p-3f, -0x1.3f4a24p-3f, -0x1.5a730cp-3f, -0x1.684b9cp-3f, -0x1.684b9cp-3f, -0x1.5a730cp-3f,
+        -0x1.3f4a24p-3f, -0x1.17dc14p-3f, -0x1.cb598cp-4f, -0x1.5553e4p-4f, -0x1.a4608ap-5f, -0x1.1be352p-6f,
+        0x1.1be352p-6f, 0x1.a4608ap-5f, 0x1.5553e4p-4f, 0x1.cb598cp-4f, 0x1.17dc14p-3f, 0x1.3f4a24p-3f,
+        0x1.5a730cp-3f, 0x1.684b9cp-3f, 0x1.684b9cp-3f, 0x1.5a730cp-3f, 0x1.3f4a24p-3f, 0x1.17dc14p-3f,
+        0x1.cb598cp-4f, 0x1.5553e4p-4f, 0x1.a4608ap-5f, 0x1.1be352p-6f, -0x1.1be352p-6f, -0x1.a4608ap-5f,
+        -0x1.5553e4p-4f, -0x1.cb598cp-4f, -0x1.17dc14p-3f, -0x1.3f4a24p-3f, -0x1.5a730cp-3f, -0x1.684b9cp-3f,
+        -0x1.684b9cp-3f, -0x1.5a730cp-3f, -0x1.3f4a24p-3f, -0x1.17dc14p-3f, -0x1.cb598cp-4f, -0x1.5553e4p-4f,
+        -0x1.a4608ap-5f, -0x1.1be352p-6f, 0x1.1be352p-6f, 0x1.a4608ap-5f, 0x1.5553e4p-4f, 0x1.cb598cp-4f,
+        0x1.17dc14p-3f, 0x1.3f4a24p-3f, 0x1.5a730cp-3f, 0x1.684b9cp-3f,
+    },
+    {
+        0x1.6750e4p-3f, 0x1.51c78cp-3f, 0x1.27ff5p-3f, 0x1.d8f29ap-4f, 0x1.458daap-4f, 0x1.3d4aep-5f,
+        -0x1.1c50e2p-8f, -0x1.823dc8p-5f, -0x1.64e57ap-4f, -0x1.f347dap-4f, -0x1.31dea2p-3f, -0x1.57c414p-3f,
+        -0x1.690ec6p-3f, -0x1.64b568p-3f, -0x1.4afab2p-3f, -0x1.1d6972p-3f, -0x1.bd79aap-4f, -0x1.256d12p-4f,
+        -0x1.ef2894p-6f, 0x1.aa21a8p-7f, 0x1.c6427ap-5f, 0x1.83613p-4f, 0x1.063498p-3f, 0x1.3b015p-3f,
+        0x1.5cec98p-3f, 0x1.69edfcp-3f, 0x1.613decp-3f, 0x1.4361bap-3f, 0x1.12238ep-3f, 0x1.a0edfep-4f,
+        0x1.049782p-4f, 0x1.628a08p-6f, -0x1.628a08p-6f, -0x1.049782p-4f, -0x1.a0edfep-4f, -0x1.12238ep-3f,
+        -0x1.4361bap-3f, -0x1.613decp-3f, -0x1.69edfcp-3f, -0x1.5cec98p-3f, -0x1.3b015p-3f, -0x1.063498p-3f,
+        -0x1.83613p-4f, -0x1.c6427ap-5f, -0x1.aa21a8p-7f, 0x1.ef2894p-6f, 0x1.256d12p-4f, 0x1.bd79aap-4f,
+        0x1.1d6972p-3f, 0x1.4afab2p-3f, 0x1.64b568p-3f, 0x1.690ec6p-3f, 0x1.57c414p-3f, 0x1.31dea2p-3f,
+        0x1.f347dap-4f, 0x1.64e57ap-4f, 0x1.823dc8p-5f, 0x1.1c50e2p-8f, -0x1.3d4aep-5f, -0x1.458daap-4f,
+        -0x1.d8f29ap-4f, -0x1.27ff5p-3f, -0x1.51c78cp-3f, -0x1.6750e4p-3f,
+    },
+    {
+        0x1.661ec2p-3f, 0x1.474772p-3f, 0x1.0c40c2p-3f, 0x1.74400ap-4f, 0x1.5fdf76p-5f, -0x1.1c3af6p-7f,
+        -0x1.e7de5ep-5f, -0x1.af5516p-4f, -0x1.22caccp-3f, -0x1.54e018p-3f, -0x1.699a42p-3f, -0x1.5f3056p-3f,
+        -0x1.3687eap-3f, -0x1.e642b8p-4f, -0x1.35953cp-4f, -0x1.a8fa12p-6f, 0x1.a8fa12p-6f, 0x1.35953cp-4f,
+        0x1.e642b8p-4f, 0x1.3687eap-3f, 0x1.5f3056p-3f, 0x1.699a42p-3f, 0x1.54e018p-3f, 0x1.22caccp-3f,
+        0x1.af5516p-4f, 0x1.e7de5ep-5f, 0x1.1c3af6p-7f, -0x1.5fdf76p-5f, -0x1.74400ap-4f, -0x1.0c40c2p-3f,
+        -0x1.474772p-3f, -0x1.661ec2p-3f, -0x1.661ec2p-3f, -0x1.474772p-3f, -0x1.0c40c2p-3f, -0x1.74400ap-4f,
+        -0x1.5fdf76p-5f, 0x1.1c3af6p-7f, 0x1.e7de5ep-5f, 0x1.af5516p-4f, 0x1.22caccp-3f, 0x1.54e018p-3f,
+        0x1.699a42p-3f, 0x1.5f3056p-3f, 0x1.3687eap-3f, 0x1.e642b8p-4f, 0x1.35953cp-4f, 0x1.a8fa12p-6f,
+        -0x1.a8fa12p-6f, -0x1.35953cp-4f, -0x1.e642b8p-4f, -0x1.3687eap-3f, -0x1.5f3056p-3f, -0x1.699a42p-3f,
+        -0x1.54e018p-3f, -0x1.22caccp-3f, -0x1.af5516p-4f, -0x1.e7de5ep-5f, -0x1.1c3af6p-7f, 0x1.5fdf76p-5f,
+        0x1.74400ap-4f, 0x1.0c40c2p-3f, 0x1.474772p-3f, 0x1.661ec2p-3f,
+    },
+    {
+        0x1.64b568p-3f, 0x1.3b015p-3f, 0x1.d8f29ap-4f, 0x1.049782p-4f, 0x1.1c50e2p-8f, -0x1.c6427ap-5f,
+        -0x1.bd79aap-4f, -0x1.31dea2p-3f, -0x1.613decp-3f, -0x1.6750e4p-3f, -0x1.4361bap-3f, -0x1.f347dap-4f,
+        -0x1.256d12p-4f, -0x1.aa21a8p-7f, 0x1.823dc8p-5f, 0x1.a0edfep-4f, 0x1.27ff5p-3f, 0x1.5cec98p-3f,
+        0x1.690ec6p-3f, 0x1.4afab2p-3f, 0x1.063498p-3f, 0x1.458daap-4f, 0x1.628a08p-6f, -0x1.3d4aep-5f,
+        -0x1.83613p-4f, -0x1.1d6972p-3f, -0x1.57c414p-3f, -0x1.69edfcp-3f, -0x1.51c78cp-3f, -0x1.12238ep-3f,
+        -0x1.64e57ap-4f, -0x1.ef2894p-6f, 0x1.ef2894p-6f, 0x1.64e57ap-4f, 0x1.12238ep-3f, 0x1.51c78cp-3f,
+        0x1.69edfcp-3f, 0x1.57c414p-3f, 0x1.1d6972p-3f, 0x1.83613p-4f, 0x1.3d4aep-5f, -0x1.628a08p-6f,
+        -0x1.458daap-4f, -0x1.063498p-3f, -0x1.4afab2p-3f, -0x1.690ec6p-3f, -0x1.5cec98p-3f, -0x1.27ff5p-3f,
+        -0x1.a0edfep-4f, -0x1.823dc8p-5f, 0x1.aa21a8p-7f, 0x1.256d12p-4f, 0x1.f347dap-4f, 0x1.4361bap-3f,
+        0x1.6750e4p-3f, 0x1.613decp-3f, 0x1.31dea2p-3f, 0x1.bd79aap-4f, 0x1.c6427ap-5f, -0x1.1c50e2p-8f,
+        -0x1.049782p-4f, -0x1.d8f29ap-4f, -0x1.3b015p-3f, -0x1.64b568p-3f,
+    },
+    {
+        0x1.63150ap-3f, 0x1.2d062ep-3f, 0x1.92469cp-4f, 0x1.1a855ep-5f, -0x1.1a855ep-5f, -0x1.92469cp-4f,
+        -0x1.2d062ep-3f, -0x1.63150ap-3f, -0x1.63150ap-3f, -0x1.2d062ep-3f, -0x1.92469cp-4f, -0x1.1a855ep-5f,
+        0x1.1a855ep-5f, 0x1.92469cp-4f, 0x1.2d062ep-3f, 0x1.63150ap-3f, 0x1.63150ap-3f, 0x1.2d062ep-3f,
+        0x1.92469cp-4f, 0x1.1a855ep-5f, -0x1.1a855ep-5f, -0x1.92469cp-4f, -0x1.2d062ep-3f, -0x1.63150ap-3f,
+        -0x1.63150ap-3f, -0x1.2d062ep-3f, -0x1.92469cp-4f, -0x1.1a855ep-5f, 0x1.1a855ep-5f, 0x1.92469cp-4f,
+        0x1.2d062ep-3f, 0x1.63150ap-3f, 0x1.63150ap-3f, 0x1.2d062ep-3f, 0x1.92469cp-4f, 0x1.1a855ep-5f,
+        -0x1.1a855ep-5f, -0x1.92469cp-4f, -0x1.2d062ep-3f, -0x1.63150ap-3f, -0x1.63150ap-3f, -0x1.2d062ep-3f,
+        -0x1.92469cp-4f, -0x1.1a855ep-5f, 0x1.1a855ep-5f, 0x1.92469cp-4f, 0x1.2d062ep-3f, 0x1.63150ap-3f,
+        0x1.63150ap-3f, 0x1.2d062ep-3f, 0x1.92469cp-4f, 0x1.1a855ep-5f, -0x1.1a855ep-5f, -0x1.92469cp-4f,
+        -0x1.2d062ep-3f, -0x1.63150ap-3f, -0x1.63150ap-3f, -0x1.2d062ep-3f, -0x1.92469cp-4f, -0x1.1a855ep-5f,
+        0x1.1a855ep-5f, 0x1.92469cp-4f, 0x1.2d062ep-3f, 0x1.63150ap-3f,
+    },
+    {
+        0x1.613decp-3f, 0x1.1d6972p-3f, 0x1.458daap-4f, 0x1.1c50e2p-8f, -0x1.256d12p-4f, -0x1.12238ep-3f,
+        -0x1.5cec98p-3f, -0x1.64b568p-3f, -0x1.27ff5p-3f, -0x1.64e57ap-4f, -0x1.aa21a8p-7f, 0x1.049782p-4f,
+        0x1.063498p-3f, 0x1.57c414p-3f, 0x1.6750e4p-3f, 0x1.31dea2p-3f, 0x1.83613p-4f, 0x1.628a08p-6f,
+        -0x1.c6427ap-5f, -0x1.f347dap-4f, -0x1.51c78cp-3f, -0x1.690ec6p-3f, -0x1.3b015p-3f, -0x1.a0edfep-4f,
+        -0x1.ef2894p-6f, 0x1.823dc8p-5f, 0x1.d8f29ap-4f, 0x1.4afab2p-3f, 0x1.69edfcp-3f, 0x1.4361bap-3f,
+        0x1.bd79aap-4f, 0x1.3d4aep-5f, -0x1.3d4aep-5f, -0x1.bd79aap-4f, -0x1.4361bap-3f, -0x1.69edfcp-3f,
+        -0x1.4afab2p-3f, -0x1.d8f29ap-4f, -0x1.823dc8p-5f, 0x1.ef2894p-6f, 0x1.a0edfep-4f, 0x1.3b015p-3f,
+        0x1.690ec6p-3f, 0x1.51c78cp-3f, 0x1.f347dap-4f, 0x1.c6427ap-5f, -0x1.628a08p-6f, -0x1.83613p-4f,
+        -0x1.31dea2p-3f, -0x1.6750e4p-3f, -0x1.57c414p-3f, -0x1.063498p-3f, -0x1.049782p-4f, 0x1.aa21a8p-7f,
+        0x1.64e57ap-4f, 0x1.27ff5p-3f, 0x1.64b568p-3f, 0x1.5cec98p-3f, 0x1.12238ep-3f, 0x1.256d12p-4f,
+        -0x1.1c50e2p-8f, -0x1.458daap-4f, -0x1.1d6972p-3f, -0x1.613decp-3f,
+    },
+    {
+        0x1.5f3056p-3f, 0x1.0c40c2p-3f, 0x1.e7de5ep-5f, -0x1.a8fa12p-6f, -0x1.af5516p-4f, -0x1.474772p-3f,
+        -0x1.699a42p-3f, -0x1.3687eap-3f, -0x1.74400ap-4f, -0x1.1c3af6p-7f, 0x1.35953cp-4f, 0x1.22caccp-3f,
+        0x1.661ec2p-3f, 0x1.54e018p-3f, 0x1.e642b8p-4f, 0x1.5fdf76p-5f, -0x1.5fdf76p-5f, -0x1.e642b8p-4f,
+        -0x1.54e018p-3f, -0x1.661ec2p-3f, -0x1.22caccp-3f, -0x1.35953cp-4f, 0x1.1c3af6p-7f, 0x1.74400ap-4f,
+        0x1.3687eap-3f, 0x1.699a42p-3f, 0x1.474772p-3f, 0x1.af5516p-4f, 0x1.a8fa12p-6f, -0x1.e7de5ep-5f,
+        -0x1.0c40c2p-3f, -0x1.5f3056p-3f, -0x1.5f3056p-3f, -0x1.0c40c2p-3f, -0x1.e7de5ep-5f, 0x1.a8fa12p-6f,
+        0x1.af5516p-4f, 0x1.474772p-3f, 0x1.699a42p-3f, 0x1.3687eap-3f, 0x1.74400ap-4f, 0x1.1c3af6p-7f,
+        -0x1.35953cp-4f, -0x1.22caccp-3f, -0x1.661ec2p-3f, -0x1.54e018p-3f, -0x1.e642b8p-4f, -0x1.5fdf76p-5f,
+        0x1.5fdf76p-5f, 0x1.e642b8p-4f, 0x1.54e018p-3f, 0x1.661ec2p-3f, 0x1.22caccp-3f, 0x1.35953cp-4f,
+        -0x1.1c3af6p-7f, -0x1.74400ap-4f, -0x1.3687eap-3f, -0x1.699a42p-3f, -0x1.474772p-3f, -0x1.af5516p-4f,
+        -0x1.a8fa12p-6f, 0x1.e7de5ep-5f, 0x1.0c40c2p-3f, 0x1.5f3056p-3f,
+    },
+    {
+        0x1.5cec98p-3f, 0x1.f347dap-4f, 0x1.3d4aep-5f, -0x1.c6427ap-5f, -0x1.12238ep-3f, -0x1.64b568p-3f,
+        -0x1.51c78cp-3f, -0x1.bd79aap-4f, -0x1.628a08p-6f, 0x1.256d12p-4f, 0x1.27ff5p-3f, 0x1.690ec6p-3f,
+        0x1.4361bap-3f, 0x1.83613p-4f, 0x1.1c50e2p-8f, -0x1.64e57ap-4f, -0x1.3b015p-3f, -0x1.69edfcp-3f,
+        -0x1.31dea2p-3f, -0x1.458daap-4f, 0x1.aa21a8p-7f, 0x1.a0edfep-4f, 0x1.4afab2p-3f, 0x1.6750e4p-3f,
+        0x1.1d6972p-3f, 0x1.049782p-4f, -0x1.ef2894p-6f, -0x1.d8f29ap-4f, -0x1.57c414p-3f, -0x1.613decp-3f,
+        -0x1.063498p-3f, -0x1.823dc8p-5f, 0x1.823dc8p-5f, 0x1.063498p-3f, 0x1.613decp-3f, 0x1.57c414p-3f,
+        0x1.d8f29ap-4f, 0x1.ef2894p-6f, -0x1.049782p-4f, -0x1.1d6972p-3f, -0x1.6750e4p-3f, -0x1.4afab2p-3f,
+        -0x1.a0edfep-4f, -0x1.aa21a8p-7f, 0x1.458daap-4f, 0x1.31dea2p-3f, 0x1.69edfcp-3f, 0x1.3b015p-3f,
+        0x1.64e57ap-4f, -0x1.1c50e2p-8f, -0x1.83613p-4f, -0x1.4361bap-3f, -0x1.690ec6p-3f, -0x1.27ff5p-3f,
+        -0x1.256d12p-4f, 0x1.628a08p-6f, 0x1.bd79aap-4f, 0x1.51c78cp-3f, 0x1.64b568p-3f, 0x1.12238ep-3f,
+        0x1.c6427ap-5f, -0x1.3d4aep-5f, -0x1.f347dap-4f, -0x1.5cec98p-3f,
+    },
+    {
+        0x1.5a730cp-3f, 0x1.cb598cp-4f, 0x1.1be352p-6f, -0x1.5553e4p-4f, -0x1.3f4a24p-3f, -0x1.684b9cp-3f,
+        -0x1.17dc14p-3f, -0x1.a4608ap-5f, 0x1.a4608ap-5f, 0x1.17dc14p-3f, 0x1.684b9cp-3f, 0x1.3f4a24p-3f,
+        0x1.5553e4p-4f, -0x1.1be352p-6f, -0x1.cb598cp-4f, -0x1.5a730cp-3f, -0x1.5a730cp-3f, -0x1.cb598cp-4f,
+        -0x1.1be352p-6f, 0x1.5553e4p-4f, 0x1.3f4a24p-3f, 0x1.684b9cp-3f, 0x1.17dc14p-3f, 0x1.a4608ap-5f,
+        -0x1.a4608ap-5f, -0x1.17dc14p-3f, -0x1.684b9cp-3f, -0x1.3f4a24p-3f, -0x1.5553e4p-4f, 0x1.1be352p-6f,
+        0x1.cb598cp-4f, 0x1.5a730cp-3f, 0x1.5a730cp-3f, 0x1.cb598cp-4f, 0x1.1be352p-6f, -0x1.5553e4p-4f,
+        -0x1.3f4a24p-3f, -0x1.684b9cp-3f, -0x1.17dc14p-3f, -0x1.a4608ap-5f, 0x1.a4608ap-5f, 0x1.17dc14p-3f,
+        0x1.684b9cp-3f, 0x1.3f4a24p-3f, 0x1.5553e4p-4f, -0x1.1be352p-6f, -0x1.cb598cp-4f, -0x1.5a730cp-3f,
+        -0x1.5a730cp-3f, -0x1.cb598cp-4f, -0x1.1be352p-6f, 0x1.5553e4p-4f, 0x1.3f4a24p-3f, 0x1.684b9cp-3f,
+        0x1.17dc14p-3f, 0x1.a4608ap-5f, -0x1.a4608ap-5f, -0x1.17dc14p-3f, -0x1.684b9cp-3f, -0x1.3f4a24p-3f,
+        -0x1.5553e4p-4f, 0x1.1be352p-6f, 0x1.cb598cp-4f, 0x1.5a730cp-3f,
+    },
+    {
+        0x1.57c414p-3f, 0x1.a0edfep-4f, -0x1.1c50e2p-8f, -0x1.bd79aap-4f, -0x1.5cec98p-3f, -0x1.51c78cp-3f,
+        -0x1.83613p-4f, 0x1.aa21a8p-7f, 0x1.d8f29ap-4f, 0x1.613decp-3f, 0x1.4afab2p-3f, 0x1.64e57ap-4f,
+        -0x1.628a08p-6f, -0x1.f347dap-4f, -0x1.64b568p-3f, -0x1.4361bap-3f, -0x1.458daap-4f, 0x1.ef2894p-6f,
+        0x1.063498p-3f, 0x1.6750e4p-3f, 0x1.3b015p-3f, 0x1.256d12p-4f, -0x1.3d4aep-5f, -0x1.12238ep-3f,
+        -0x1.690ec6p-3f, -0x1.31dea2p-3f, -0x1.049782p-4f, 0x1.823dc8p-5f, 0x1.1d6972p-3f, 0x1.69edfcp-3f,
+        0x1.27ff5p-3f, 0x1.c6427ap-5f, -0x1.c6427ap-5f, -0x1.27ff5p-3f, -0x1.69edfcp-3f, -0x1.1d6972p-3f,
+        -0x1.823dc8p-5f, 0x1.049782p-4f, 0x1.31dea2p-3f, 0x1.690ec6p-3f, 0x1.12238ep-3f, 0x1.3d4aep-5f,
+        -0x1.256d12p-4f, -0x1.3b015p-3f, -0x1.6750e4p-3f, -0x1.063498p-3f, -0x1.ef2894p-6f, 0x1.458daap-4f,
+        0x1.4361bap-3f, 0x1.64b568p-3f, 0x1.f347dap-4f, 0x1.628a08p-6f, -0x1.64e57ap-4f, -0x1.4afab2p-3f,
+        -0x1.613decp-3f, -0x1.d8f29ap-4f, -0x1.aa21a8p-7f, 0x1.83613p-4f, 0x1.51c78cp-3f, 0x1.5cec98p-3f,
+        0x1.bd79aap-4f, 0x1.1c50e2p-8f, -0x1.a0edfep-4f, -0x1.57c414p-3f,
+    },
+    {
+        0x1.54e018p-3f, 0x1.74400ap-4f, -0x1.a8fa12p-6f, -0x1.0c40c2p-3f, -0x1.699a42p-3f, -0x1.22caccp-3f,
+        -0x1.5fdf76p-5f, 0x1.35953cp-4f, 0x1.474772p-3f, 0x1.5f3056p-3f, 0x1.af5516p-4f, -0x1.1c3af6p-7f,
+        -0x1.e642b8p-4f, -0x1.661ec2p-3f, -0x1.3687eap-3f, -0x1.e7de5ep-5f, 0x1.e7de5ep-5f, 0x1.3687eap-3f,
+        0x1.661ec2p-3f, 0x1.e642b8p-4f, 0x1.1c3af6p-7f, -0x1.af5516p-4f, -0x1.5f3056p-3f, -0x1.474772p-3f,
+        -0x1.35953cp-4f, 0x1.5fdf76p-5f, 0x1.22caccp-3f, 0x1.699a42p-3f, 0x1.0c40c2p-3f, 0x1.a8fa12p-6f,
+        -0x1.74400ap-4f, -0x1.54e018p-3f, -0x1.54e018p-3f, -0x1.74400ap-4f, 0x1.a8fa12p-6f, 0x1.0c40c2p-3f,
+        0x1.699a42p-3f, 0x1.22caccp-3f, 0x1.5fdf76p-5f, -0x1.35953cp-4f, -0x1.474772p-3f, -0x1.5f3056p-3f,
+        -0x1.af5516p-4f, 0x1.1c3af6p-7f, 0x1.e642b8p-4f, 0x1.661ec2p-3f, 0x1.3687eap-3f, 0x1.e7de5ep-5f,
+        -0x1.e7de5ep-5f, -0x1.3687eap-3f, -0x1.661ec2p-3f, -0x1.e642b8p-4f, -0x1.1c3af6p-7f, 0x1.af5516p-4f,
+        0x1.5f3056p-3f, 0x1.474772p-3f, 0x1.35953cp-4f, -0x1.5fdf76p-5f, -0x1.22caccp-3f, -0x1.699a42p-3f,
+        -0x1.0c40c2p-3f, -0x1.a8fa12p-6f, 0x1.74400ap-4f, 0x1.54e018p-3f,
+    },
+    {
+        0x1.51c78cp-3f, 0x1.458daap-4f, -0x1.823dc8p-5f, -0x1.31dea2p-3f, -0x1.64b568p-3f, -0x1.bd79aap-4f,
+        0x1.aa21a8p-7f, 0x1.063498p-3f, 0x1.69edfcp-3f, 0x1.12238ep-3f, 0x1.628a08p-6f, -0x1.a0edfep-4f,
+        -0x1.613decp-3f, -0x1.3b015p-3f, -0x1.c6427ap-5f, 0x1.256d12p-4f, 0x1.4afab2p-3f, 0x1.57c414p-3f,
+        0x1.64e57ap-4f, -0x1.3d4aep-5f, -0x1.27ff5p-3f, -0x1.6750e4p-3f, -0x1.d8f29ap-4f, 0x1.1c50e2p-8f,
+        0x1.f347dap-4f, 0x1.690ec6p-3f, 0x1.1d6972p-3f, 0x1.ef2894p-6f, -0x1.83613p-4f, -0x1.5cec98p-3f,
+        -0x1.4361bap-3f, -0x1.049782p-4f, 0x1.049782p-4f, 0x1.4361bap-3f, 0x1.5cec98p-3f, 0x1.83613p-4f,
+        -0x1.ef2894p-6f, -0x1.1d6972p-3f, -0x1.690ec6p-3f, -0x1.f347dap-4f, -0x1.1c50e2p-8f, 0x1.d8f29ap-4f,
+        0x1.6750e4p-3f, 0x1.27ff5p-3f, 0x1.3d4aep-5f, -0x1.64e57ap-4f, -0x1.57c414p-3f, -0x1.4afab2p-3f,
+        -0x1.256d12p-4f, 0x1.c6427ap-5f, 0x1.3b015p-3f, 0x1.613decp-3f, 0x1.a0edfep-4f, -0x1.628a08p-6f,
+        -0x1.12238ep-3f, -0x1.69edfcp-3f, -0x1.063498p-3f, -0x1.aa21a8p-7f, 0x1.bd79aap-4f, 0x1.64b568p-3f,
+        0x1.31dea2p-3f, 0x1.823dc8p-5f, -0x1.458daap-4f, -0x1.51c78cp-3f,
+    },
+    {
+        0x1.4e7ae8p-3f, 0x1.1517a8p-4f, -0x1.1517a8p-4f, -0x1.4e7ae8p-3f, -0x1.4e7ae8p-3f, -0x1.1517a8p-4f,
+        0x1.1517a8p-4f, 0x1.4e7ae8p-3f, 0x1.4e7ae8p-3f, 0x1.1517a8p-4f, -0x1.1517a8p-4f, -0x1.4e7ae8p-3f,
+        -0x1.4e7ae8p-3f, -0x1.1517a8p-4f, 0x1.1517a8p-4f, 0x1.4e7ae8p-3f, 0x1.4e7ae8p-3f, 0x1.1517a8p-4f,
+        -0x1.1517a8p-4f, -0x1.4e7ae8p-3f, -0x1.4e7ae8p-3f, -0x1.1517a8p-4f, 0x1.1517a8p-4f, 0x1.4e7ae8p-3f,
+        0x1.4e7ae8p-3f, 0x1.1517a8p-4f, -0x1.1517a8p-4f, -0x1.4e7ae8p-3f, -0x1.4e7ae8p-3f, -0x1.1517a8p-4f,
+        0x1.1517a8p-4f, 0x1.4e7ae8p-3f, 0x1.4e7ae8p-3f, 0x1.1517a8p-4f, -0x1.1517a8p-4f, -0x1.4e7ae8p-3f,
+        -0x1.4e7ae8p-3f, -0x1.1517a8p-4f, 0x1.1517a8p-4f, 0x1.4e7ae8p-3f, 0x1.4e7ae8p-3f, 0x1.1517a8p-4f,
+        -0x1.1517a8p-4f, -0x1.4e7ae8p-3f, -0x1.4e7ae8p-3f, -0x1.1517a8p-4f, 0x1.1517a8p-4f, 0x1.4e7ae8p-3f,
+        0x1.4e7ae8p-3f, 0x1.1517a8p-4f, -0x1.1517a8p-4f, -0x1.4e7ae8p-3f, -0x1.4e7ae8p-3f, -0x1.1517a8p-4f,
+        0x1.1517a8p-4f, 0x1.4e7ae8p-3f, 0x1.4e7ae8p-3f, 0x1.1517a8p-4f, -0x1.1517a8p-4f, -0x1.4e7ae8p-3f,
+        -0x1.4e7ae8p-3f, -0x1.1517a8p-4f, 0x1.1517a8p-4f, 0x1.4e7ae8p-3f,
+    },
+};
+
+/* ---------------------------------------------------------------- box filter pieces */
+
+/* Divisor of the box filter at output position oi (the reference's current_window_size):
+ * growing in phase 2, the full window in phase 3, shrinking in phase 4. */
+static size_t box_count(size_t oi, size_t len, size_t window) {
+    size_t half = (window + 2) / 2;
+    size_t c = half + oi;
+    if (c > window) c = window;
+    size_t tail = window + len - half - oi; /* >= 1 for oi < len */
+    return c < tail ? c : tail;
+}
+
+/* Running sums of the box filter along `len` positions for LANES interleaved rows
+ * (x[pos * LANES + lane]); y receives the sum at each output position, before the division. */
+static void row_box_sums(const float *restrict x, float *restrict y, size_t len, size_t window) {
+    size_t half = (window + 2) / 2;
+    float acc[LANES] = {0};
+    size_t ri = 0, li = 0, oi = 0;
+    for (; ri < half - 1; ri++) /* phase 1: accumulate, no output */
+        for (int l = 0; l < LANES; l++) acc[l] += x[ri * LANES + l];
+    for (; ri < window; ri++, oi++) /* phase 2: add and write */
+        for (int l = 0; l < LANES; l++) {
+            acc[l] += x[ri * LANES + l];
+            y[oi * LANES + l] = acc[l];
+        }
+    for (; ri < len; ri++, li++, oi++) /* phase 3: add, then subtract, then write */
+        for (int l = 0; l < LANES; l++) {
+            acc[l] += x[ri * LANES + l];
+            acc[l] -= x[li * LANES + l];
+            y[oi * LANES + l] = acc[l];
+        }
+    for (; oi < len; li++, oi++) /* phase 4: subtract and write */
+        for (int l = 0; l < LANES; l++) {
+            acc[l] -= x[li * LANES + l];
+            y[oi * LANES + l] = acc[l];
+        }
+}
+
+/* A box filter along columns fed one row at a time: one running sum per column, the input
+ * rows kept in a ring of `cap` rows (at least window + 1 plus any rows written ahead). */
+typedef struct {
+    size_t len, window, half, width, cap;
+    size_t nin, nout;
+    float *acc;
+    float *ring;
+} colbox;
+
+static void colbox_init(colbox *b, size_t len, size_t window, size_t width, size_t cap, float *acc, float *ring) {
+    b->len = len;
+    b->window = window;
+    b->half = (window + 2) / 2;
+    b->width = width;
+    b->cap = cap;
+    b->nin = b->nout = 0;
+    b->acc = acc;
+    b->ring = ring;
+    memset(acc, 0, width * sizeof *acc);
+}
+
+static float *colbox_slot(const colbox *b, size_t row) { return b->ring + (row % b->cap) * b->width; }
+
+/* Consumes input row b->nin (already written to its slot). When that completes an output row,
+ * writes it to out[j * ostride] and returns 1. */
+static int colbox_push(colbox *b, float *restrict out, size_t ostride) {
+    size_t ri = b->nin++;
+    const float *restrict in = colbox_slot(b, ri);
+    float *restrict acc = b->acc;
+    size_t w = b->width;
+    if (ri < b->window) { /* phases 1 and 2 */
+        for (size_t j = 0; j < w; j++) acc[j] += in[j];
+        if (ri + 1 < b->half) return 0;
+        float c = (float)(ri + 1);
+        for (size_t j = 0; j < w; j++) out[j * ostride] = acc[j] / c;
+    } else { /* phase 3 */
+        const float *restrict old = colbox_slot(b, ri - b->window);
+        float c = (float)b->window;
+        for (size_t j = 0; j < w; j++) {
+            acc[j] += in[j];
+            acc[j] -= old[j];
+            out[j * ostride] = acc[j] / c;
+        }
+    }
+    b->nout++;
+    return 1;
+}
+
+/* Phase 4, after the last input: returns 0 when every output row has been written. */
+static int colbox_flush(colbox *b, float *restrict out, size_t ostride) {
+    if (b->nout >= b->len) return 0;
+    size_t k = b->nout - (b->len - b->half + 1); /* 0 .. half - 2 */
+    const float *restrict old = colbox_slot(b, b->len - b->window + k);
+    float *restrict acc = b->acc;
+    float c = (float)(b->window - (k + 1));
+    for (size_t j = 0; j < b->width; j++) {
+        acc[j] -= old[j];
+        out[j * ostride] = acc[j] / c;
+    }
+    b->nout++;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- the pipeline */
+
+static float luma_of(const uint8_t *p) {
+    /* double, left to right, then rounded once: pdqhash.compute's numpy expression. */
+    return (float)((double)p[0] * 0.299 + (double)p[1] * 0.587 + (double)p[2] * 0.114);
+}
+
+static size_t mul_ok(size_t a, size_t b, int *ok) {
+    if (a != 0 && b > SIZE_MAX / a) *ok = 0;
+    return a * b;
+}
+
+static size_t add_ok(size_t a, size_t b, int *ok) {
+    if (b > SIZE_MAX - a) *ok = 0;
+    return a + b;
+}
+
+size_t pm_pdq_scratch_floats(size_t rows, size_t cols) {
+    int ok = 1;
+    size_t wc = rows / 128 + 1; /* >= (rows + 127) / 128 without overflow */
+    size_t n = mul_ok(cols, 3 * LANES + 2, &ok);                      /* x, y, x2 tiles; counts; acc1 */
+    n = add_ok(n, mul_ok(add_ok(wc, LANES, &ok), cols, &ok), &ok);   /* ring1 */
+    n = add_ok(n, mul_ok(add_ok(wc, LANES, &ok), 64, &ok), &ok);     /* ring2 */
+    n = add_ok(n, 64 + 64, &ok);                                     /* acc2, one output row */
+    if (!ok || n > SIZE_MAX / sizeof(float)) return 0;
+    return n;
+}
+
+/* Second row pass on the nl filled lanes of x2: sums along the row, divided only at the 64
+ * sampled columns, each row then fed to the second column pass (64 wide), whose outputs at
+ * the sampled rows land in a64. */
+typedef struct {
+    const float *rcount; /* box divisor per column, as float */
+    const size_t *csel, *rsel;
+    size_t cols, wr;
+    float *y;
+    float *orow; /* 64 floats */
+    colbox *cb2;
+    size_t kk; /* next a64 row to fill */
+    float (*a64)[64];
+} pass2;
+
+static void pass2_take_output(pass2 *p) {
+    size_t oi = p->cb2->nout - 1;
+    while (p->kk < 64 && p->rsel[p->kk] == oi) {
+        memcpy(p->a64[p->kk], p->orow, 64 * sizeof(float));
+        p->kk++;
+    }
+}
+
+static void pass2_rows(pass2 *p, const float *x2, size_t nl) {
+    row_box_sums(x2, p->y, p->cols, p->wr);
+    for (size_t l = 0; l < nl; l++) {
+        float *dst = colbox_slot(p->cb2, p->cb2->nin);
+        for (int k = 0; k < 64; k++) {
+            size_t c = p->csel[k];
+            dst[k] = p->y[c * LANES + l] / p->rcount[c];
+        }
+        if (colbox_push(p->cb2, p->orow, 1)) pass2_take_output(p);
+    }
+}
+
+/* Tent filter and decimation of the rows x cols image into a64 (rows, cols >= 5). */
+static void jarosz_decimate(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, float a64[64][64]) {
+    size_t wr = (cols + 127) / 128; /* window of the row passes (spans columns) */
+    size_t wc = (rows + 127) / 128; /* window of the column passes */
+    size_t rsel[64], csel[64];
+    for (int k = 0; k < 64; k++) {
+        rsel[k] = (size_t)(((k + 0.5) * (double)rows) / 64);
+        csel[k] = (size_t)(((k + 0.5) * (double)cols) / 64);
+    }
+
+    float *x = scratch;
+    float *y = x + cols * LANES;
+    float *x2 = y + cols * LANES;
+    float *rcount = x2 + cols * LANES;
+    float *acc1 = rcount + cols;
+    float *ring1 = acc1 + cols;
+    float *ring2 = ring1 + (wc + LANES) * cols;
+    float *acc2 = ring2 + (wc + LANES) * 64;
+    float *orow = acc2 + 64;
+
+    for (size_t j = 0; j < cols; j++) rcount[j] = (float)box_count(j, cols, wr);
+    memset(x2, 0, cols * LANES * sizeof *x2);
+
+    colbox cb1, cb2;
+    colbox_init(&cb1, rows, wc, cols, wc + LANES, acc1, ring1);
+    colbox_init(&cb2, rows, wc, 64, wc + LANES, acc2, ring2);
+    pass2 p2 = {rcount, csel, rsel, cols, wr, y, orow, &cb2, 0, a64};
+
+    size_t n1 = 0; /* rows of the first column pass's output written to x2 */
+    for (size_t s = 0; s < rows; s += LANES) {
+        size_t nl = rows - s < LANES ? rows - s : LANES;
+        /* luma of the strip, interleaved */
+        for (size_t l = 0; l < nl; l++) {
+            const uint8_t *p = rgb + (s + l) * cols * 3;
+            for (size_t j = 0; j < cols; j++) x[j * LANES + l] = luma_of(p + 3 * j);
+        }
+        for (size_t l = nl; l < LANES; l++)
+            for (size_t j = 0; j < cols; j++) x[j * LANES + l] = 0.0f;
+        /* first row pass, divided, into the ring of the first column pass */
+        row_box_sums(x, y, cols, wr);
+        for (size_t l = 0; l < nl; l++) {
+            float *dst = colbox_slot(&cb1, s + l);
+            for (size_t j = 0; j < cols; j++) dst[j] = y[j * LANES + l] / rcount[j];
+        }
+        /* first column pass; its output rows gather interleaved in x2 for the second row pass */
+        for (size_t l = 0; l < nl; l++) {
+            if (colbox_push(&cb1, x2 + n1 % LANES, LANES)) {
+                if (++n1 % LANES == 0) pass2_rows(&p2, x2, LANES);
+            }
+        }
+    }
+    while (colbox_flush(&cb1, x2 + n1 % LANES, LANES)) {
+        if (++n1 % LANES == 0) pass2_rows(&p2, x2, LANES);
+    }
+    if (n1 % LANES) pass2_rows(&p2, x2, n1 % LANES);
+    while (colbox_flush(&cb2, orow, 1)) pass2_take_output(&p2);
+}
+
+/* ---------------------------------------------------------------- quality, DCT, bits */
+
+static int quality_of(float a[64][64]) {
+    int sum = 0;
+    for (int i = 0; i < 63; i++)
+        for (int j = 0; j < 64; j++) {
+            int d = (int)(((a[i][j] - a[i + 1][j]) * 100.0f) / 255.0f);
+            sum += d < 0 ? -d : d;
+        }
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 63; j++) {
+            int d = (int)(((a[i][j] - a[i][j + 1]) * 100.0f) / 255.0f);
+            sum += d < 0 ? -d : d;
+        }
+    int q = sum / 90;
+    return q > 100 ? 100 : q;
+}
+
+/* B = D A D^T, float accumulators summed in ascending k as the reference does. */
+static void dct64to16(float a[64][64], float b[16][16]) {
+    float t[16][64];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 64; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 64; k++) s += DCT[i][k] * a[k][j];
+            t[i][j] = s;
+        }
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 64; k++) s += t[i][k] * DCT[j][k];
+            b[i][j] = s;
+        }
+}
+
+/* The element of rank k (0-based) of a[0..n-1], reordering a (Hoare-style selection). */
+static float select_rank(float *a, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = a[k];
+        int i = lo, j = hi;
+        do {
+            while (a[i] < pivot) i++;
+            while (pivot < a[j]) j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+        } while (i <= j);
+        if (j < k) lo = i;
+        if (k < i) hi = j;
+    }
+    return a[k];
+}
+
+/* Threshold at the lower median (rank (n+1)/2 = 128 of 256, what Torben's method returns) and
+ * pack: bit 16i+j of the reference's Hash256 is word i bit j, and its hex prints word 15 first. */
+static void bits_of(float b[16][16], uint8_t out[PM_PDQ_BYTES]) {
+    float tmp[256];
+    memcpy(tmp, b, sizeof tmp);
+    float median = select_rank(tmp, 256, 127);
+    memset(out, 0, PM_PDQ_BYTES);
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++)
+            if (b[i][j] > median) out[2 * (15 - i) + (j < 8)] |= (uint8_t)(1u << (j & 7));
+}
+
+static void pdq_dct(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, int blur_64x64, float b[16][16],
+                    int *quality) {
+    float a64[64][64];
+    if (!blur_64x64 && rows == 64 && cols == 64) {
+        /* the reference skips the filter when the input is already 64x64 (pdq_hash only) */
+        for (int i = 0; i < 64; i++)
+            for (int j = 0; j < 64; j++) a64[i][j] = luma_of(rgb + ((size_t)i * 64 + (size_t)j) * 3);
+    } else {
+        jarosz_decimate(rgb, rows, cols, scratch, a64);
+    }
+    *quality = quality_of(a64);
+    dct64to16(a64, b);
+}
+
+int pm_pdq_hash(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, uint8_t hash[PM_PDQ_BYTES],
+                int *quality) {
+    if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) {
+        memset(hash, 0, PM_PDQ_BYTES);
+        *quality = 0;
+        return 0;
+    }
+    float b[16][16];
+    pdq_dct(rgb, rows, cols, scratch, 0, b, quality);
+    bits_of(b, hash);
+    return 0;
+}
+
+int pm_pdq_dihedral(const uint8_t *rgb, size_t rows, size_t cols, float *scratch,
+                    uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality) {
+    if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) {
+        memset(hashes, 0, (size_t)PM_PDQ_DIHEDRAL * PM_PDQ_BYTES);
+        *quality = 0;
+        return 0;
+    }
+    float a[16][16], b[16][16];
+    pdq_dct(rgb, rows, cols, scratch, 1, a, quality);
+    bits_of(a, hashes[0]);
+    /* The reference's DCT-domain symmetries: a transpose for the quarter turns and diagonal
+     * flips, and sign changes of odd rows and/or columns. */
+    for (int v = 1; v < PM_PDQ_DIHEDRAL; v++) {
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 16; j++) {
+                int oi = i & 1, oj = j & 1, oij = (i + j) & 1;
+                float x = a[i][j];
+                switch (v) {
+                case 1: b[j][i] = oj ? x : -x; break;   /* rotate90 */
+                case 2: b[i][j] = oij ? -x : x; break;  /* rotate180 */
+                case 3: b[j][i] = oi ? x : -x; break;   /* rotate270 */
+                case 4: b[i][j] = oi ? x : -x; break;   /* flipX */
+                case 5: b[i][j] = oj ? x : -x; break;   /* flipY */
+                case 6: b[j][i] = x; break;             /* flipPlus1 */
+                default: b[j][i] = oij ? -x : x; break; /* flipMinus1 */
+                }
+            }
+        bits_of(b, hashes[v]);
+    }
+    return 0;
+}
