@@ -699,15 +699,22 @@ class Store:
 
     def has_sha256(self, sha256: str) -> bool:
         """Whether an item with this file sha256 (64 lowercase hex digits) is stored."""
-        return bool(self.find_sha256(sha256))
+        return self.find_sha256(sha256) is not None
 
-    def find_sha256(self, sha256: str) -> list[int]:
-        """Ids of the items whose file had this sha256."""
+    def find_sha256(self, sha256: str) -> int | None:
+        """The id of the oldest item whose file had this sha256, or None (to skip re-adds)."""
         if not isinstance(sha256, str) or not _SHA256.match(sha256):
             msg = "sha256 must be 64 lowercase hex digits"
             raise ValueError(msg)
         with self._read("looking up a sha256") as con:
-            return [r[0] for r in con.execute("SELECT id FROM items WHERE sha256 = ? ORDER BY id", (sha256,))]
+            row = con.execute("SELECT min(id) FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def has_algorithm(self, algorithm: str) -> bool:
+        """Whether any hash of ``algorithm`` is stored (a matcher skips hashing what it cannot find)."""
+        algorithm = _check_algorithm(algorithm)
+        with self._read("looking up an algorithm") as con:
+            return con.execute("SELECT 1 FROM hashes WHERE algorithm = ? LIMIT 1", (algorithm,)).fetchone() is not None
 
     def info(self) -> dict[str, Any]:
         """A summary: path, items, hashes per algorithm, schema version, created, app version,

@@ -1,0 +1,636 @@
+"""Hash lists: read, write, import into and export from a store (hash-only work with partners).
+
+Accepted input (the format is taken from ``format=``, else the extension, else the content):
+
+- **CSV** (``.csv``) and **TSV** (``.tsv``, ``.tab``, ``.txt``) with a header row naming a hex
+  hash column: ``hash``, ``hex``, ``signal``, ``pdq`` or ``phash`` (a ``pdq``/``phash`` column
+  implies the algorithm), and optional columns ``algo`` (also ``algorithm``, ``signal_type``,
+  ``hash_type``), ``quality``, ``id``, ``label``, ``source`` (also ``path``, ``file``,
+  ``filename``), ``kind`` and ``x, y, w, h`` (the region of the image a hash covers). Other
+  columns are ignored. Column names are case-insensitive. A header line may start with ``#``
+  (as in ``photomatch hash --format text``); other ``#`` lines and blank lines are skipped.
+- **Headerless** CSV/TSV as exchanged in the field: one hash per line; ``hash,quality``; the
+  ``hash,quality,filename`` lines of Meta's ``pdq-photo-hasher``; and its
+  ``hash=...,norm=...,delta=...,quality=...,filename=...`` lines (``--details``).
+- **JSON lines** (``.jsonl``, ``.ndjson``, ``.json``): one object per line with the same keys.
+- The three outputs of ``photomatch hash --format text|csv|jsonl`` (columns ``path, algo, hex,
+  quality``; the text one tab-separated with a ``#`` header) import as they are.
+
+Hashes are hex digits (either case): 64 for PDQ, 16 for pHash; without an ``algo`` column the
+length decides. Quality is empty or an integer 0-100. In TSV files whose header starts with ``#``
+(ours), text fields holding a tab, newline or backslash are escaped as in Python strings
+(``\\t``, ``\\n``, ``\\\\``), as ``photomatch hash --format text`` writes paths.
+
+Validation is strict and atomic: the first malformed line (bad hash length, not hex, unknown
+algorithm, bad quality, region or field count) raises :class:`~photomatch.errors.HashFormatError`
+naming the file and the line number (the error carries ``.path``, ``.line``, ``.reason``), and
+nothing from that file is returned or imported. With ``skip_invalid=True`` every bad line is
+reported as a :class:`SkippedLine` and the rest are kept. Errors never quote the hash itself.
+
+>>> import io
+>>> records = read_hash_list(io.StringIO("hash,quality\\n" + "ab" * 32 + ",87\\n"))
+>>> [(r.algorithm, r.quality) for r in records]
+[('pdq', 87)]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .errors import HashFormatError
+
+__all__ = [
+    "FORMATS",
+    "HashRecord",
+    "SkippedLine",
+    "export_hash_list",
+    "import_hash_list",
+    "read_hash_list",
+    "write_hash_list",
+]
+
+#: Output formats of :func:`write_hash_list` (``"text"`` is an alias of ``"tsv"``).
+FORMATS = ("csv", "tsv", "jsonl")
+_HEX_DIGITS = {"pdq": 64, "phash": 16}
+_BY_LENGTH = {64: "pdq", 16: "phash"}
+_HEXCHARS = frozenset("0123456789abcdefABCDEF")
+
+# column name -> field, in order of preference for the hash column
+_HASH_NAMES = ("hash", "hex", "signal", "pdq", "phash")
+_ALIASES = {
+    "algo": "algo", "algorithm": "algo", "signal_type": "algo", "hash_type": "algo",
+    "quality": "quality",
+    "id": "id",
+    "label": "label",
+    "source": "source", "path": "source", "file": "source", "filename": "source",
+    "kind": "kind",
+    "x": "x", "y": "y", "w": "w", "h": "h",
+}
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".json": "jsonl"}
+
+
+@dataclass(frozen=True)
+class HashRecord:
+    """One hash of a hash list. ``id`` is the list's own identifier (text), not a store id.
+
+    ``repr`` leaves the hash out (reports are sensitive); ``line`` (where it was read) does not
+    take part in equality.
+    """
+
+    algorithm: str
+    hex: str
+    quality: int | None = None
+    id: str | None = None
+    label: str | None = None
+    source: str | None = None
+    kind: str = "whole"
+    region: tuple[float, float, float, float] | None = None
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def bits(self) -> bytes:
+        """The packed bits, as the store and the index take them."""
+        return bytes.fromhex(self.hex)
+
+    def to_hash(self) -> Any:
+        """This record as a :class:`photomatch.hashing.Hash`."""
+        from .hashing import Hash
+
+        return Hash(self.algorithm, self.bits, self.quality)
+
+    def __repr__(self) -> str:
+        return (f"HashRecord(algorithm={self.algorithm!r}, hex=<{len(self.hex)} digits>, quality={self.quality!r}, "
+                f"id={self.id!r}, label={self.label!r}, source={self.source!r}, kind={self.kind!r}, line={self.line})")
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line left out by ``skip_invalid=True``: where, and why."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}, line {self.line}: {self.reason}"
+
+
+class _BadLine(Exception):
+    """A malformed line (internal; becomes HashFormatError or SkippedLine)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# validation of one record
+
+
+def _parse_hash(text: Any, algorithm: Any) -> tuple[str, str]:
+    if not isinstance(text, str):
+        raise _BadLine(f"the hash must be a string of hex digits, got {type(text).__name__}")
+    s = text.strip()
+    if algorithm is not None and (not isinstance(algorithm, str) or not algorithm.strip()):
+        algorithm = None if algorithm in ("", None) else algorithm
+    if algorithm is not None:
+        if not isinstance(algorithm, str) or algorithm.strip().lower() not in _HEX_DIGITS:
+            raise _BadLine(f"unknown algorithm {str(algorithm)[:20]!r}; expected 'pdq' or 'phash'")
+        algo = algorithm.strip().lower()
+        if len(s) != _HEX_DIGITS[algo]:
+            raise _BadLine(f"a {algo} hash has {_HEX_DIGITS[algo]} hex digits, got {len(s)}")
+    else:
+        if len(s) not in _BY_LENGTH:
+            raise _BadLine(f"the hash has {len(s)} characters; expected 64 hex digits (pdq) or 16 (phash)")
+        algo = _BY_LENGTH[len(s)]
+    if not _HEXCHARS.issuperset(s):
+        raise _BadLine(f"the {algo} hash is not hexadecimal")
+    return algo, s.lower()
+
+
+def _parse_quality(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise _BadLine("quality must be an integer from 0 to 100, got a boolean")
+    if isinstance(value, int):
+        q = value
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        q = int(value.strip())
+    else:
+        raise _BadLine(f"quality must be an integer from 0 to 100, got {str(value)[:20]!r}")
+    if not 0 <= q <= 100:
+        raise _BadLine(f"quality must be an integer from 0 to 100, got {q}")
+    return q
+
+
+def _parse_region(values: list[Any]) -> tuple[float, float, float, float] | None:
+    present = [v for v in values if v is not None and not (isinstance(v, str) and not v.strip())]
+    if not present:
+        return None
+    if len(present) != 4:
+        raise _BadLine("a region needs all of x, y, w, h (or none)")
+    try:
+        x, y, w, h = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise _BadLine("region x, y, w, h must be numbers") from None
+    if not (w > 0 and h > 0) or any(v != v or v in (float("inf"), float("-inf")) for v in (x, y, w, h)):
+        raise _BadLine("region must be finite with w, h > 0")
+    return (x, y, w, h)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise _BadLine(f"expected text, got {type(value).__name__}")
+    return value if value != "" else None
+
+
+def _record(fields: dict[str, Any], default_algo: str | None, line: int) -> HashRecord:
+    algo_field = fields.get("algo")
+    algo = algo_field if algo_field not in (None, "") else default_algo
+    algorithm, hexdigits = _parse_hash(fields.get("hash"), algo)
+    kind = _text(fields.get("kind")) or "whole"
+    return HashRecord(
+        algorithm=algorithm, hex=hexdigits, quality=_parse_quality(fields.get("quality")),
+        id=_text(fields.get("id")), label=_text(fields.get("label")), source=_text(fields.get("source")),
+        kind=kind, region=_parse_region([fields.get(k) for k in "xywh"]), line=line,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
+    try:
+        return value.encode("ascii").decode("unicode_escape")
+    except (UnicodeError, ValueError):
+        return value
+
+
+def _escape(value: str) -> str:
+    # As `photomatch hash --format text` writes paths: only fields that need it are escaped.
+    return value.encode("unicode_escape").decode("ascii") if any(c in value for c in "\t\n\r\\") else value
+
+
+def _header_map(cells: list[str]) -> tuple[dict[str, int], str | None] | None:
+    """Column positions of a header row, or None if the row is not a header."""
+    names = [c.strip().lower() for c in cells]
+    if any(_looks_like_hash(c) for c in cells):
+        return None
+    positions: dict[str, int] = {}
+    default_algo = None
+    for wanted in _HASH_NAMES:
+        if wanted in names:
+            positions["hash"] = names.index(wanted)
+            default_algo = wanted if wanted in _HEX_DIGITS else None
+            break
+    for i, n in enumerate(names):
+        key = _ALIASES.get(n)
+        if key is not None and key not in positions:
+            positions[key] = i
+    if "hash" not in positions:
+        return None if not positions else ({}, None)  # names we know, but no hash column
+    return positions, default_algo
+
+
+def _looks_like_hash(cell: str) -> bool:
+    s = cell.strip()
+    return len(s) in _BY_LENGTH and _HEXCHARS.issuperset(s)
+
+
+def _headerless(cells: list[str], sep: str) -> dict[str, Any]:
+    first = cells[0].strip()
+    if first.lower().startswith("hash="):
+        # pdq-photo-hasher --details: hash=...,norm=...,delta=...,quality=...,filename=...
+        line = sep.join(cells)
+        out: dict[str, Any] = {}
+        rest = line
+        while rest:
+            key, _, value = rest.partition("=")
+            key = key.strip().lower()
+            if key == "filename":  # the last field; a file name may hold the separator
+                out["source"] = value
+                break
+            value, _, rest = value.partition(sep)
+            out[{"hash": "hash", "quality": "quality"}.get(key, "_" + key)] = value
+        return out
+    if len(cells) == 1:
+        return {"hash": cells[0]}
+    if len(cells) == 2:
+        return {"hash": cells[0], "quality": cells[1]}
+    # hash,quality,filename (pdq-photo-hasher); a file name may hold the separator
+    return {"hash": cells[0], "quality": cells[1], "source": sep.join(cells[2:])}
+
+
+def _delimited_rows(text: str, fmt: str) -> Iterator[tuple[int, list[str], bool]]:
+    """(line number, cells, is_comment) of every non-blank line."""
+    if fmt == "tsv":
+        for n, raw in enumerate(text.split("\n"), 1):
+            line = raw.rstrip("\r")
+            if line.strip():
+                yield n, line.split("\t"), line.lstrip().startswith("#")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _BadCsv(reader.line_num, f"malformed CSV ({exc})") from None
+        if any(c.strip() for c in cells):
+            yield reader.line_num, cells, cells[0].lstrip().startswith("#")
+
+
+class _BadCsv(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        self.line, self.reason = line, reason
+
+
+class _FatalHeader(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        self.line, self.reason = line, reason
+
+
+def _parse_delimited(text: str, fmt: str, report: Callable[[int, str], None]) -> list[HashRecord]:
+    sep = "\t" if fmt == "tsv" else ","
+    records: list[HashRecord] = []
+    positions: dict[str, int] | None = None  # None: headerless
+    default_algo: str | None = None
+    width = 0
+    escaped = False
+    seen_data = False
+    for n, cells, comment in _delimited_rows(text, fmt):
+        if comment:
+            # Only a '#' line before any data can be the header (photomatch hash --format text).
+            if positions is None and not seen_data:
+                found = _header_map([cells[0].lstrip()[1:], *cells[1:]])
+                if found is not None and found[0]:
+                    (positions, default_algo), width, escaped = found, len(cells), fmt == "tsv"
+            continue
+        if positions is None and not seen_data:
+            found = _header_map(cells)
+            if found is not None:
+                if not found[0]:
+                    raise _FatalHeader(n, "the header has no hash column (expected one of hash, hex, signal, pdq, phash)")
+                (positions, default_algo), width = found, len(cells)
+                continue
+        seen_data = True
+        try:
+            if positions is None:
+                fields = _headerless(cells, sep)
+            else:
+                if len(cells) > width:
+                    raise _BadLine(f"{len(cells)} fields where the header has {width}")
+                fields = {k: (cells[i] if i < len(cells) else None) for k, i in positions.items()}
+                if escaped:
+                    fields = {k: _unescape(v) if isinstance(v, str) else v for k, v in fields.items()}
+            records.append(_record(fields, default_algo, n))
+        except _BadLine as exc:
+            report(n, str(exc))
+    return records
+
+
+def _parse_jsonl(text: str, report: Callable[[int, str], None]) -> list[HashRecord]:
+    records = []
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise _BadLine(f"not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise _BadLine(f"expected a JSON object, got {type(obj).__name__}")
+            fields: dict[str, Any] = {}
+            default_algo = None
+            lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+            for wanted in _HASH_NAMES:
+                if wanted in lowered:
+                    fields["hash"] = lowered[wanted]
+                    default_algo = wanted if wanted in _HEX_DIGITS else None
+                    break
+            else:
+                raise _BadLine("no hash key (expected one of hash, hex, signal, pdq, phash)")
+            for k, v in lowered.items():
+                key = _ALIASES.get(k)
+                if key is not None and key not in fields:
+                    fields[key] = v
+            if isinstance(obj.get("region"), list):
+                fields.update(zip("xywh", obj["region"]))
+            records.append(_record(fields, default_algo, n))
+        except _BadLine as exc:
+            report(n, str(exc))
+    return records
+
+
+def _sniff(text: str, name: str, fmt: str | None) -> str:
+    if fmt is not None:
+        fmt = "tsv" if fmt == "text" else fmt
+        if fmt not in FORMATS:
+            msg = f"unknown hash list format {fmt!r}; expected one of {FORMATS} or 'text'"
+            raise ValueError(msg)
+        return fmt
+    ext = os.path.splitext(name)[1].lower()
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    for line in text.split("\n"):
+        s = line.strip()
+        if s:
+            if s.startswith("{"):
+                return "jsonl"
+            return "tsv" if "\t" in s else "csv"
+    return "csv"
+
+
+def _read_text(path_or_file: Any) -> tuple[str, str]:
+    """(text, name) of a path or a text/binary file object."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        name = os.fspath(path_or_file)
+        try:
+            with open(name, "rb") as f:
+                data: Any = f.read()
+        except OSError as exc:
+            msg = f"{name}: cannot read the hash list: {exc.strerror}"
+            raise HashFormatError(msg) from exc
+    else:
+        name = str(getattr(path_or_file, "name", "<stream>"))
+        data = path_or_file.read()
+    if isinstance(data, str):
+        return data.lstrip("\ufeff"), name
+    try:
+        return data.decode("utf-8-sig"), name
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise _error(name, line, "not UTF-8 text") from None
+
+
+def _error(name: str, line: int, reason: str) -> HashFormatError:
+    err = HashFormatError(f"{name}, line {line}: {reason}")
+    err.path, err.line, err.reason = name, line, reason  # type: ignore[attr-defined]
+    return err
+
+
+def _parse(path_or_file: Any, *, skip_invalid: bool, format: str | None) -> tuple[list[HashRecord], list[SkippedLine], str]:
+    text, name = _read_text(path_or_file)
+    fmt = _sniff(text, name, format)
+    skipped: list[SkippedLine] = []
+
+    def report(line: int, reason: str) -> None:
+        if not skip_invalid:
+            raise _error(name, line, reason)
+        skipped.append(SkippedLine(name, line, reason))
+
+    try:
+        if fmt == "jsonl":
+            records = _parse_jsonl(text, report)
+        else:
+            records = _parse_delimited(text, fmt, report)
+    except (_BadCsv, _FatalHeader) as exc:
+        # A file whose structure cannot be read is wrong as a whole: never skippable.
+        raise _error(name, exc.line, exc.reason) from None
+    return records, skipped, name
+
+
+def read_hash_list(path_or_file: str | os.PathLike[str] | IO[Any], *, skip_invalid: bool = False,
+                   format: str | None = None,
+                   on_skip: Callable[[SkippedLine], None] | None = None) -> list[HashRecord]:
+    """Read a hash list (see the module docstring for what is accepted) into :class:`HashRecord`\\ s.
+
+    Strict: the first bad line raises :class:`~photomatch.errors.HashFormatError` naming the file
+    and line, and nothing is returned. With ``skip_invalid`` bad lines are left out and each is
+    passed to ``on_skip`` as a :class:`SkippedLine`.
+
+    >>> import io
+    >>> text = "#path\\talgo\\thex\\tquality\\nphoto.jpg\\tphash\\t" + "0f" * 8 + "\\t\\n"
+    >>> [(r.source, r.algorithm, r.quality) for r in read_hash_list(io.StringIO(text))]
+    [('photo.jpg', 'phash', None)]
+    >>> read_hash_list(io.StringIO("abc\\n"))
+    Traceback (most recent call last):
+    ...
+    photomatch.errors.HashFormatError: <stream>, line 1: the hash has 3 characters; expected 64 hex digits (pdq) or 16 (phash)
+    """
+    records, skipped, _ = _parse(path_or_file, skip_invalid=skip_invalid, format=format)
+    if on_skip is not None:
+        for s in skipped:
+            on_skip(s)
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def _as_record(r: Any) -> HashRecord:
+    if isinstance(r, HashRecord):
+        return r
+    if hasattr(r, "algorithm") and hasattr(r, "bits"):  # a photomatch.hashing.Hash
+        return HashRecord(r.algorithm, bytes(r.bits).hex(), getattr(r, "quality", None))
+    msg = f"expected HashRecord or Hash values, got {type(r).__name__}"
+    raise TypeError(msg)
+
+
+def _rows(records: list[HashRecord]) -> tuple[list[str], list[list[Any]]]:
+    extended = any(r.kind != "whole" or r.region is not None for r in records)
+    columns = ["id", "label", "algo", "hex", "quality", "source"] + (["kind", "x", "y", "w", "h"] if extended else [])
+    rows = []
+    for r in records:
+        row: list[Any] = [r.id, r.label, r.algorithm, r.hex, r.quality, r.source]
+        if extended:
+            row += [r.kind, *(r.region if r.region is not None else (None,) * 4)]
+        rows.append(row)
+    return columns, rows
+
+
+def _render(records: list[HashRecord], fmt: str, out: IO[str]) -> None:
+    columns, rows = _rows(records)
+    if fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows([["" if v is None else v for v in row] for row in rows])
+    elif fmt == "tsv":
+        out.write("#" + "\t".join(columns) + "\n")
+        for row in rows:
+            out.write("\t".join("" if v is None else _escape(str(v)) for v in row) + "\n")
+    else:
+        for row in rows:
+            obj = dict(zip(columns, row))
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str] | IO[Any], *,
+                    format: str = "csv") -> int:
+    """Write records (:class:`HashRecord` or ``Hash`` values) as CSV, TSV or JSON lines; return
+    how many. A path is written atomically (temporary file, fsync, rename) and owner-only (0600).
+
+    Columns: ``id, label, algo, hex, quality, source``, plus ``kind, x, y, w, h`` when a record
+    has a region or a kind other than ``"whole"``; :func:`read_hash_list` reads them back equal.
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> write_hash_list([HashRecord("phash", "00" * 8, label="a")], out)
+    1
+    >>> read_hash_list(io.StringIO(out.getvalue())) == [HashRecord("phash", "00" * 8, label="a")]
+    True
+    """
+    fmt = "tsv" if format == "text" else format
+    if fmt not in FORMATS:
+        msg = f"unknown hash list format {format!r}; expected one of {FORMATS} or 'text'"
+        raise ValueError(msg)
+    recs = [_as_record(r) for r in records]
+    if not isinstance(path_or_file, (str, os.PathLike)):
+        if isinstance(path_or_file, io.TextIOBase) or not _is_binary(path_or_file):
+            _render(recs, fmt, path_or_file)
+        else:
+            buf = io.StringIO()
+            _render(recs, fmt, buf)
+            path_or_file.write(buf.getvalue().encode("utf-8"))
+        return len(recs)
+    path = os.fspath(path_or_file)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, 0o600)  # owner-only whatever the umask: these are reported hashes
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            _render(recs, fmt, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(folder)
+    return len(recs)
+
+
+def _is_binary(f: Any) -> bool:
+    return isinstance(f, (io.RawIOBase, io.BufferedIOBase)) or "b" in str(getattr(f, "mode", ""))
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# store import/export
+
+
+def import_hash_list(store: Any, path: str | os.PathLike[str] | IO[Any], *, skip_invalid: bool = False,
+                     label: str | None = None, format: str | None = None) -> tuple[int, list[SkippedLine]]:
+    """Import a hash list into a :class:`photomatch.store.Store` in ONE transaction.
+
+    Returns ``(hashes imported, skipped lines)``. Strict by default: a bad line raises
+    :class:`~photomatch.errors.HashFormatError` (file and line) and the store is left unchanged.
+    Each row becomes an item, except that rows sharing an ``id`` become one item with several
+    hashes (as :func:`export_hash_list` writes items with both algorithms). An item's label is
+    its row's label, else ``label``; its source the row's source/path; its note records the file
+    and line (and the list's id).
+
+    >>> import io, os, tempfile
+    >>> from photomatch.store import Store
+    >>> with Store(os.path.join(tempfile.mkdtemp(), "s.db")) as store:
+    ...     import_hash_list(store, io.StringIO("ff" * 32 + ",100\\n" + "00" * 8 + "\\n"), label="partner")
+    ...     store.count()
+    (2, [])
+    2
+    """
+    records, skipped, name = _parse(path, skip_invalid=skip_invalid, format=format)
+    base = os.path.basename(name)
+    groups: dict[Any, list[HashRecord]] = {}
+    for r in records:
+        key = ("id", r.id) if r.id is not None else ("line", r.line)
+        groups.setdefault(key, []).append(r)
+    items = []
+    for rs in groups.values():
+        first = rs[0]
+        note = f"imported from {base}, line {first.line}" + (f", id {first.id}" if first.id is not None else "")
+        items.append({
+            "hashes": [(r.algorithm, r.bits, r.quality, r.region, r.kind) for r in rs],
+            "label": first.label if first.label is not None else label,
+            "source": first.source,
+            "note": note,
+        })
+    store.add_items(items)
+    return len(records), skipped
+
+
+def export_hash_list(store: Any, path_or_file: str | os.PathLike[str] | IO[Any], *, format: str = "csv",
+                     algorithm: str | None = None) -> int:
+    """Write every hash of a store (or only those of ``algorithm``) as a hash list; return how many.
+
+    The ``id`` column is the store's item id (an item with several hashes gives several rows);
+    a path is written atomically and owner-only (0600). The list imports back with
+    :func:`import_hash_list`.
+    """
+    records = []
+    for item in store.items():
+        for h in item.hashes:
+            if algorithm is None or h.algorithm == algorithm:
+                records.append(HashRecord(h.algorithm, h.bits.hex(), h.quality, str(item.id), item.label,
+                                          item.source, h.kind, h.region))
+    return write_hash_list(records, path_or_file, format=format)
