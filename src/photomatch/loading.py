@@ -187,7 +187,10 @@ def _check_size(size: tuple[int, int], name: str, max_pixels: int | None) -> Non
     if width <= 0 or height <= 0:
         raise DecodeError(name, f"image has zero width or height ({width}x{height})")
     if max_pixels is not None and width * height > max_pixels:
-        msg = f"declares {width}x{height} = {width * height} pixels, above the limit of {max_pixels} (max_pixels)"
+        msg = (
+            f"image too large: declares {width}x{height} = {width * height} pixels, "
+            f"above the limit of {max_pixels} (max_pixels)"
+        )
         raise ImageTooLargeError(name, msg)
 
 
