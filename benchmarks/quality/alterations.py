@@ -1,0 +1,340 @@
+"""Deterministic alterations of photos: the copies a matcher has to find (or must not confuse).
+
+Every alteration is a function ``(image, rng, fillers) -> image`` where ``image`` is an RGB
+``PIL.Image``, ``rng`` a ``numpy.random.Generator`` seeded from (photo id, alteration, seed) by
+:func:`rng_for`, and ``fillers`` the other photos a collage needs (empty for the rest). The same
+inputs always give the same pixels. See the package docstring for what each alteration does.
+
+Look at them::
+
+    python -m benchmarks.quality.alterations --show ../shared/data/photos-dev/kodak_0001.jpg --out /tmp/sheet
+
+>>> import numpy as np
+>>> from PIL import Image
+>>> img = Image.fromarray(np.full((60, 90, 3), 128, np.uint8))
+>>> apply("crop_50", img, rng_for("x", "crop_50", 0)).size
+(64, 42)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+
+# Bump when any alteration changes: the cache folder of altered copies is keyed by it.
+VERSION = 1
+
+Alteration = Callable[[Image.Image, np.random.Generator, Sequence[Image.Image]], Image.Image]
+
+_WORDS = (
+    "when you finally see it the best day ever look at this my new friend nobody told me about "
+    "weekend mood can't stop laughing guess who is back home again so proud of us summer vibes "
+    "throwback to the good times coffee first love this place tag someone who needs this"
+).split()
+
+_APP_COLOURS = ((24, 119, 242), (131, 58, 180), (0, 150, 136), (29, 161, 242), (225, 48, 108), (37, 211, 102))
+
+
+def rng_for(photo_id: str, alteration: str, seed: int) -> np.random.Generator:
+    """A generator that depends only on (photo id, alteration name, seed): reruns give the same copies.
+
+    >>> int(rng_for("a.jpg", "crop_70", 0).integers(1000)) == int(rng_for("a.jpg", "crop_70", 0).integers(1000))
+    True
+    """
+    digest = hashlib.sha256(f"{seed}\0{alteration}\0{photo_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode a photo as a viewer shows it: EXIF orientation applied, converted to RGB."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        return im.convert("RGB")
+
+
+def _font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=max(8, int(round(size))))
+
+
+def _words(rng: np.random.Generator, n: int) -> str:
+    return " ".join(str(w) for w in rng.choice(_WORDS, size=n))
+
+
+# --- simple geometric and photometric edits -------------------------------------------------------
+
+
+def _resize(factor: float) -> Alteration:
+    def f(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+        w, h = img.size
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        return img.resize(size, Image.Resampling.LANCZOS if factor < 1 else Image.Resampling.BICUBIC)
+
+    return f
+
+
+def _identity(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    # The JPEG alterations are this plus the save quality in SAVE_QUALITY.
+    return img
+
+
+def _crop(area: float) -> Alteration:
+    def f(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+        w, h = img.size
+        side = math.sqrt(area)  # same factor on both sides keeps the aspect ratio
+        cw, ch = max(1, round(w * side)), max(1, round(h * side))
+        x0 = int(rng.integers(0, w - cw + 1))
+        y0 = int(rng.integers(0, h - ch + 1))
+        return img.crop((x0, y0, x0 + cw, y0 + ch))
+
+    return f
+
+
+def _stretch(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    w, h = img.size
+    return img.resize((round(w * 1.3), h), Image.Resampling.BICUBIC)
+
+
+def _rotate5(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    # Canvas expanded so no photo pixel is lost; the four corner triangles are black.
+    return img.rotate(5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(0, 0, 0))
+
+
+def _rotate90(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    return img.transpose(Image.Transpose.ROTATE_90)
+
+
+def _flip(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+
+
+def _grey(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    return img.convert("L")
+
+
+def _blur(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    return img.filter(ImageFilter.GaussianBlur(radius=2))
+
+
+def _bright_contrast(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    return ImageEnhance.Contrast(ImageEnhance.Brightness(img).enhance(1.2)).enhance(1.2)
+
+
+# --- overlays and compositions --------------------------------------------------------------------
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, max_width: float, size: float):
+    """The default font at ``size``, shrunk until ``text`` fits in ``max_width``."""
+    font = _font(size)
+    while size > 8 and draw.textlength(text, font=font) > max_width:
+        size *= 0.9
+        font = _font(size)
+    return font
+
+
+def _text(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    # Meme captions: white capitals with a black outline over the top and bottom of the photo.
+    out = img.copy()
+    draw = ImageDraw.Draw(out)
+    w, h = out.size
+    size = max(w, h) / 11
+    for where in ("top", "bottom"):
+        text = _words(rng, int(rng.integers(3, 6))).upper()
+        font = _fit_text(draw, text, 0.92 * w, size)
+        stroke = max(1, round(font.size / 14)) if hasattr(font, "size") else 1
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
+        x = (w - (right - left)) / 2 - left
+        y = 0.03 * h - top if where == "top" else 0.97 * h - bottom
+        draw.text((x, y), text, font=font, fill="white", stroke_width=stroke, stroke_fill="black")
+    return out
+
+
+def _border(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    # Letterbox: the photo centred on a plain canvas of another aspect ratio, padding >= 20% of one side.
+    w, h = img.size
+    kind = int(rng.integers(3))
+    colour = [(0, 0, 0), (255, 255, 255), tuple(int(c) for c in rng.integers(0, 256, 3))][kind]
+    if w >= h:  # landscape -> square, 4:5 or 9:16 portrait canvas (bars top and bottom)
+        aspect = float(rng.choice([1.0, 0.8, 9 / 16]))
+        cw, ch = w, max(round(w / aspect), round(h * 1.2))
+    else:  # portrait -> square, 4:3 or 16:9 landscape canvas (bars left and right)
+        aspect = float(rng.choice([1.0, 4 / 3, 16 / 9]))
+        cw, ch = max(round(h * aspect), round(w * 1.2)), h
+    canvas = Image.new("RGB", (cw, ch), colour)
+    canvas.paste(img, ((cw - w) // 2, (ch - h) // 2))
+    return canvas
+
+
+def _screenshot(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    """The photo inside a phone screenshot of a social-media post, drawn with Pillow."""
+    scale = float(rng.uniform(0.45, 0.75))
+    cw, ch = round(1080 * scale), round(2340 * scale)
+    dark = bool(rng.integers(2))
+    bg, fg, muted = ((18, 18, 18), (235, 235, 235), (150, 150, 150)) if dark else ((255, 255, 255), (20, 20, 20), (120, 120, 120))
+    accent = _APP_COLOURS[int(rng.integers(len(_APP_COLOURS)))]
+    canvas = Image.new("RGB", (cw, ch), bg)
+    d = ImageDraw.Draw(canvas)
+    # Status bar (clock, battery), app header bar (title), bottom navigation bar with icons.
+    sb = round(0.03 * ch)
+    d.rectangle((0, 0, cw, sb), fill=(0, 0, 0) if dark else (235, 235, 235))
+    d.text((0.04 * cw, 0.15 * sb), f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}", font=_font(0.6 * sb), fill=fg)
+    d.rectangle((0.86 * cw, 0.3 * sb, 0.94 * cw, 0.7 * sb), outline=fg, width=max(1, sb // 12))
+    hb = round(0.055 * ch)
+    d.rectangle((0, sb, cw, sb + hb), fill=accent)
+    d.text((0.05 * cw, sb + 0.22 * hb), _words(rng, 1).capitalize() + "gram", font=_font(0.55 * hb), fill="white")
+    nav = round(0.06 * ch)
+    d.rectangle((0, ch - nav, cw, ch), fill=(30, 30, 30) if dark else (245, 245, 245))
+    for i in range(5):
+        cx, r = (i + 0.5) * cw / 5, 0.25 * nav
+        d.ellipse((cx - r, ch - nav / 2 - r, cx + r, ch - nav / 2 + r), outline=muted, width=max(1, round(r / 6)))
+    # Profile row: avatar circle, user name, handle.
+    y = sb + hb + 0.015 * ch
+    av = 0.11 * cw
+    d.ellipse((0.04 * cw, y, 0.04 * cw + av, y + av), fill=tuple(int(c) for c in rng.integers(40, 220, 3)))
+    name = " ".join(w.capitalize() for w in _words(rng, 2).split())
+    d.text((0.08 * cw + av, y + 0.05 * av), name, font=_font(0.045 * cw), fill=fg)
+    d.text((0.08 * cw + av, y + 0.55 * av), "@" + name.lower().replace(" ", "_"), font=_font(0.035 * cw), fill=muted)
+    y += av + 0.015 * ch
+    line_h = 0.05 * cw
+    body = _font(0.036 * cw)
+    for _ in range(int(rng.integers(1, 4))):  # caption above the photo
+        d.text((0.04 * cw, y), _words(rng, int(rng.integers(3, 7))), font=body, fill=fg)
+        y += line_h
+    # The photo: random width (55-100% of the screen), aspect kept, at a random height below the caption.
+    w, h = img.size
+    actions = 0.06 * ch
+    room = ch - nav - actions - y - 0.01 * ch
+    pw = float(rng.uniform(0.55, 1.0)) * cw
+    ph = pw * h / w
+    if ph > min(room, 0.6 * ch):
+        ph = min(room, 0.6 * ch)
+        pw = ph * w / h
+    pw, ph = max(1, round(pw)), max(1, round(ph))
+    x = 0 if pw >= 0.95 * cw else int(rng.integers(round(0.03 * cw), max(round(0.03 * cw) + 1, cw - pw - round(0.03 * cw))))
+    y = round(y + rng.uniform(0, max(0.0, room - ph)))
+    canvas.paste(img.resize((pw, ph), Image.Resampling.LANCZOS), (x, y))
+    # Like/comment/share icons under the photo, then comment lines down to the navigation bar.
+    ya = y + ph + 0.015 * ch
+    for i in range(3):
+        cx, r = 0.07 * cw + i * 0.1 * cw, 0.02 * cw
+        d.ellipse((cx - r, ya, cx + r, ya + 2 * r), outline=fg, width=max(1, round(r / 5)))
+    yl = ya + 0.06 * cw
+    while yl + line_h < ch - nav:
+        d.text((0.04 * cw, yl), _words(rng, int(rng.integers(3, 8))), font=body, fill=muted)
+        yl += line_h
+    return canvas
+
+
+def _collage(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    """2x2 grid: the photo whole (fit to its cell) in a random cell, three fillers cropped to fill the others."""
+    if len(fillers) < 3:
+        msg = f"collage needs 3 filler photos, got {len(fillers)}"
+        raise ValueError(msg)
+    w, h = img.size
+    k = min(1.0, 640 / max(w, h))  # cells of at most 640 px, the size collage apps export
+    cw, ch = max(1, round(w * k)), max(1, round(h * k))
+    gutter = max(2, round(0.015 * max(cw, ch)))
+    canvas = Image.new("RGB", (2 * cw + 3 * gutter, 2 * ch + 3 * gutter), (255, 255, 255))
+    slot = int(rng.integers(4))
+    others = iter(fillers)
+    for i in range(4):
+        x, y = gutter + (i % 2) * (cw + gutter), gutter + (i // 2) * (ch + gutter)
+        tile = img.resize((cw, ch), Image.Resampling.LANCZOS) if i == slot else ImageOps.fit(next(others).convert("RGB"), (cw, ch))
+        canvas.paste(tile, (x, y))
+    return canvas
+
+
+ALTERATIONS: dict[str, Alteration] = {
+    "original": _identity,
+    "resize_0.5": _resize(0.5),
+    "resize_0.25": _resize(0.25),
+    "resize_1.5": _resize(1.5),
+    "jpeg_q30": _identity,
+    "jpeg_q70": _identity,
+    "crop_90": _crop(0.9),
+    "crop_70": _crop(0.7),
+    "crop_50": _crop(0.5),
+    "stretch_w1.3": _stretch,
+    "rotate_5": _rotate5,
+    "rotate_90": _rotate90,
+    "flip_h": _flip,
+    "grey": _grey,
+    "blur_r2": _blur,
+    "bright_contrast": _bright_contrast,
+    "text": _text,
+    "border": _border,
+    "screenshot": _screenshot,
+    "collage": _collage,
+}
+
+# Quality of the saved copy; every other alteration is saved as JPEG q95 at its natural size.
+SAVE_QUALITY = {"jpeg_q30": 30, "jpeg_q70": 70}
+
+NEEDS_FILLERS = frozenset({"collage"})
+
+
+def apply(name: str, image: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image] = ()) -> Image.Image:
+    """Apply the alteration ``name`` to an RGB image (the JPEG ones return it unchanged: see :func:`encode`)."""
+    if name not in ALTERATIONS:
+        msg = f"unknown alteration {name!r}: expected one of {', '.join(ALTERATIONS)}"
+        raise ValueError(msg)
+    return ALTERATIONS[name](image, rng, fillers)
+
+
+def encode(name: str, image: Image.Image) -> bytes:
+    """The bytes of the saved copy: JPEG at the alteration's quality (95 unless it is a JPEG alteration)."""
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=SAVE_QUALITY.get(name, 95))
+    return buf.getvalue()
+
+
+def contact_sheet(image: Image.Image, fillers: Sequence[Image.Image], *, seed: int = 0, photo_id: str = "example", cell: int = 300) -> Image.Image:
+    """One example of every alteration, each decoded from its saved JPEG, labelled, on one sheet."""
+    names = list(ALTERATIONS)
+    cols = 5
+    rows = math.ceil(len(names) / cols)
+    label_h = 24
+    sheet = Image.new("RGB", (cols * cell, rows * (cell + label_h)), (200, 200, 200))
+    d = ImageDraw.Draw(sheet)
+    font = _font(16)
+    for i, name in enumerate(names):
+        out = apply(name, image, rng_for(photo_id, name, seed), fillers if name in NEEDS_FILLERS else ())
+        with Image.open(io.BytesIO(encode(name, out))) as dec:
+            shown = dec.convert("RGB")
+        size = shown.size
+        shown.thumbnail((cell - 8, cell - 8))
+        x, y = (i % cols) * cell, (i // cols) * (cell + label_h)
+        sheet.paste(shown, (x + (cell - shown.width) // 2, y + (cell - shown.height) // 2))
+        d.text((x + 4, y + cell + 2), f"{name} {size[0]}x{size[1]}", font=font, fill=(0, 0, 0))
+    return sheet
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.quality.alterations", description="Write a contact sheet of every alteration of one photo.")
+    p.add_argument("--show", required=True, type=Path, help="the photo to alter")
+    p.add_argument("--out", required=True, type=Path, help="folder for contact_sheet.png")
+    p.add_argument("--fillers", nargs="*", type=Path, help="3 photos for the collage (default: the next photos in the same folder)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    fill_paths = args.fillers
+    if not fill_paths:
+        exts = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+        fill_paths = [q for q in sorted(args.show.parent.iterdir()) if q.suffix.lower() in exts and q != args.show][:3]
+    fillers = [load_rgb(q) for q in fill_paths]
+    while len(fillers) < 3:  # a lone photo: grey tiles stand in for the other collage photos
+        fillers.append(Image.new("RGB", (64, 64), (128, 128, 128)))
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "contact_sheet.png"
+    contact_sheet(load_rgb(args.show), fillers, seed=args.seed, photo_id=args.show.name).save(target)
+    print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
