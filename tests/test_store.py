@@ -1,0 +1,355 @@
+"""Store: persistence, search against a brute-force oracle, the index cache, errors, privacy."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photomatch.errors import StoreError, StoreLockedError
+from photomatch.hashing import Hash
+from photomatch.store import ALGORITHMS, SCHEMA_VERSION, Store
+
+POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def brute_force(stored: dict[int, tuple[int, str, bytes]], algorithm: str, query: bytes, t: int) -> dict[int, int]:
+    """The oracle: item id -> best distance, over every stored hash of ``algorithm`` (numpy popcount)."""
+    best: dict[int, int] = {}
+    q = np.frombuffer(query, np.uint8)
+    for _hash_id, (item_id, algo, bits) in stored.items():
+        if algo != algorithm:
+            continue
+        d = int(POPCOUNT[np.bitwise_xor(q, np.frombuffer(bits, np.uint8))].sum())
+        if d <= t and d < best.get(item_id, 1 << 30):
+            best[item_id] = d
+    return best
+
+
+def flip(code: bytes, n: int, rng: np.random.Generator) -> bytes:
+    """``code`` with exactly ``n`` distinct bits flipped."""
+    bits = np.unpackbits(np.frombuffer(code, np.uint8))
+    idx = rng.choice(bits.size, size=n, replace=False)
+    bits[idx] ^= 1
+    return np.packbits(bits).tobytes()
+
+
+def stored_rows(store: Store) -> dict[int, tuple[int, str, bytes]]:
+    return {h.hash_id: (it.id, h.algorithm, h.bits) for it in store.items() for h in it.hashes}
+
+
+def check_against_oracle(store: Store, queries: dict[str, list[bytes]], thresholds: dict[str, int]) -> int:
+    """Compare ``store.search`` with the brute-force oracle for every query; return #hits checked."""
+    stored = stored_rows(store)
+    checked = 0
+    for algorithm, qs in queries.items():
+        t = thresholds[algorithm]
+        results = store.search(algorithm, np.frombuffer(b"".join(qs), np.uint8).reshape(len(qs), -1), t)
+        assert len(results) == len(qs)
+        for q, hits in zip(qs, results):
+            expected = brute_force(stored, algorithm, q, t)
+            got = {h.item_id: h.distance for h in hits}
+            assert got == expected
+            assert len(hits) == len(got), "one hit per item"
+            assert [(h.distance, h.item_id) for h in hits] == sorted((d, i) for i, d in expected.items())
+            for h in hits:  # the hash that matched belongs to the item and is at that distance
+                item_id, algo, bits = stored[h.hash_id]
+                assert (item_id, algo) == (h.item_id, algorithm)
+            checked += len(hits)
+    return checked
+
+
+@pytest.fixture
+def populated(tmp_path: Path):
+    """A store with both algorithms, several hashes per item, planted neighbours at 0..t+2."""
+    rng = np.random.default_rng(1234)
+    path = tmp_path / "reports.db"
+    queries: dict[str, list[bytes]] = {"pdq": [], "phash": []}
+    thresholds = {"pdq": 31, "phash": 10}
+    with Store(path) as store:
+        for algorithm, nbytes in ALGORITHMS.items():
+            t = thresholds[algorithm]
+            for _ in range(3):
+                base = rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
+                queries[algorithm].append(base)
+                # two items per distance 0..t+2 (ties at each distance)
+                store.add_items([{"hashes": [(algorithm, flip(base, d, rng), 80, None, "whole")], "label": f"d{d}"}
+                                 for d in range(t + 3) for _copy in range(2)])
+            # random items, and items holding several hashes of both algorithms
+            store.add_items([{"hashes": [(algorithm, rng.integers(0, 256, nbytes, dtype=np.uint8))]}
+                             for _ in range(200)])
+        for i in range(20):
+            q = queries["pdq"][i % 3]
+            store.add_item([("pdq", flip(q, 40, rng)), ("pdq", flip(q, 5 + i, rng), 60, (1, 2, 30, 40), "crop"),
+                            ("phash", flip(queries["phash"][i % 3], 3, rng))], label=f"multi{i}")
+    return path, queries, thresholds
+
+
+# ---------------------------------------------------------------------------------------------
+# basics
+
+
+def test_add_get_items_persist(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    sha = "ab" * 32
+    with Store(path) as store:
+        a = store.add_item([Hash.from_hex("0f" * 32, quality=77)], label="a", source="a.jpg", sha256=sha, size=123,
+                           note="n")
+        b = store.add_item([("phash", b"\x01" * 8), ("pdq", bytes(32), None, (0, 0, 5, 6), "window")])
+        assert store.count() == 2
+    with Store(path, create=False) as store:
+        item = store.get_item(a)
+        assert (item.label, item.source, item.sha256, item.size, item.note) == ("a", "a.jpg", sha, 123, "n")
+        [h] = item.hashes
+        assert (h.algorithm, h.bits, h.quality, h.region, h.kind) == ("pdq", bytes.fromhex("0f" * 32), 77, None, "whole")
+        hb = store.get_item(b).hashes
+        assert [(h.algorithm, h.kind, h.region) for h in hb] == [("phash", "whole", None),
+                                                                  ("pdq", "window", (0.0, 0.0, 5.0, 6.0))]
+        assert [it.id for it in store.items(batch=1)] == [a, b]
+        assert store.get_item(999) is None
+        assert store.has_sha256(sha) and store.find_sha256(sha) == a
+        assert not store.has_sha256("cd" * 32) and store.find_sha256("cd" * 32) is None
+        assert store.has_algorithm("pdq") and store.has_algorithm("phash")
+        info = store.info()
+        assert info["items"] == 2 and info["hashes"] == {"pdq": 2, "phash": 1}
+        assert info["schema_version"] == SCHEMA_VERSION and info["path"] == str(path)
+        assert "0f0f" not in repr(item)  # reprs never show hashes
+
+
+def test_add_items_all_or_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        good = {"hashes": [("phash", bytes(8))]}
+        for bad in ({"hashes": [("phash", bytes(7))]}, {"hashes": [("md5", bytes(16))]}, {"hashes": []},
+                    {"hashes": [("pdq", bytes(32), 101)]}, {"hashes": [("pdq", bytes(32), None, (0, 0, 0, 1))]},
+                    {"hashes": [("phash", bytes(8))], "sha256": "XYZ"}, {"hashes": [("phash", bytes(8))], "oops": 1}):
+            with pytest.raises((ValueError, TypeError)):
+                store.add_items([good, good, bad])
+        assert store.count() == 0
+        assert store.add_items([]) == []
+
+
+def test_remove_and_keypoints(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    codes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(5)]
+    with Store(tmp_path / "s.db") as store:
+        ids = [store.add_item([("pdq", c), ("phash", c[:8])]) for c in codes]
+        store.set_keypoints(ids[0], b"\x00\x01descriptors", kind="orb")
+        assert store.get_keypoints(ids[0]) == b"\x00\x01descriptors"
+        assert [len(h) for h in store.search("pdq", codes, 0)] == [1] * 5  # index loaded before removal
+        assert store.remove([ids[0], ids[2], 10_000]) == 2
+        assert store.remove(ids[0]) == 0
+        assert store.get_keypoints(ids[0]) is None  # cascaded
+        found = store.search("pdq", codes, 0)
+        assert [[h.item_id for h in hits] for hits in found] == [[], [ids[1]], [], [ids[3]], [ids[4]]]
+        assert store.info()["hashes"] == {"pdq": 3, "phash": 3}
+        with pytest.raises(KeyError):
+            store.set_keypoints(ids[0], b"x")
+    with Store(tmp_path / "s.db") as store:  # from the saved cache, after removal
+        found = store.search("phash", [c[:8] for c in codes], 0)
+        assert [[h.item_id for h in hits] for hits in found] == [[], [ids[1]], [], [ids[3]], [ids[4]]]
+
+
+# ---------------------------------------------------------------------------------------------
+# search against the oracle, and the index cache
+
+
+def test_search_matches_brute_force(populated) -> None:
+    path, queries, thresholds = populated
+    with Store(path) as store:
+        assert check_against_oracle(store, queries, thresholds) > 100
+        # every hit, not only the best per item
+        stored = stored_rows(store)
+        q = queries["pdq"][0]
+        hits = store.search("pdq", q, 31, per_item=False)[0]
+        expected = sorted((int(POPCOUNT[np.bitwise_xor(np.frombuffer(q, np.uint8), np.frombuffer(b, np.uint8))].sum()),
+                           hid) for hid, (_, a, b) in stored.items() if a == "pdq")
+        assert [(h.distance, h.hash_id) for h in hits] == [e for e in expected if e[0] <= 31]
+        crop = [h for h in hits if h.kind == "crop"]
+        assert crop and all(h.region == (1.0, 2.0, 30.0, 40.0) and h.quality == 60 for h in crop)
+
+
+def test_search_edge_cases(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.search("pdq", bytes(32), 31) == [[]]  # empty store
+        assert store.search("pdq", np.empty((0, 32), np.uint8), 31) == []
+        store.add_item([("pdq", bytes(32))])  # one entry
+        assert [h.distance for h in store.search("pdq", b"\x01" + bytes(31), 1)[0]] == [1]
+        assert store.search("pdq", b"\x03" + bytes(31), 1) == [[]]
+        for bad in (("md5", bytes(32), 3), ("pdq", bytes(8), 3), ("pdq", bytes(32), 257), ("pdq", bytes(32), -1)):
+            with pytest.raises((ValueError, TypeError)):
+                store.search(*bad)
+
+
+def test_index_cache_written_and_reused(populated) -> None:
+    path, queries, thresholds = populated
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+    for algorithm in ALGORITHMS:
+        cache = Path(f"{path}.{algorithm}.index")
+        assert cache.exists() and stat.S_IMODE(cache.stat().st_mode) == 0o600
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+        assert {a: s["origin"] for a, s in store.info()["index"].items()} == {"pdq": "cache", "phash": "cache"}
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "stale", "foreign"])
+def test_index_cache_rebuilt(populated, tmp_path: Path, damage: str) -> None:
+    path, queries, thresholds = populated
+    with Store(path) as store:
+        store.search("pdq", queries["pdq"][0], 31)
+    cache = Path(f"{path}.pdq.index")
+    if damage == "missing":
+        cache.unlink()
+    elif damage == "corrupt":
+        data = bytearray(cache.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        cache.write_bytes(bytes(data))
+    elif damage == "truncated":
+        cache.write_bytes(cache.read_bytes()[:100])
+    elif damage == "stale":  # a valid index file that is older than the store's record
+        old = cache.read_bytes()
+        with Store(path) as store:
+            store.add_item([("pdq", queries["pdq"][1])], label="later")
+            store.search("pdq", queries["pdq"][0], 31)
+        cache.write_bytes(old)
+    elif damage == "foreign":  # a valid index of another store with the same count
+        other = tmp_path / "other.db"
+        with Store(path) as store:
+            n = store.info()["hashes"]["pdq"]
+        rng = np.random.default_rng(9)
+        with Store(other) as o:
+            o.add_items([{"hashes": [("pdq", rng.integers(0, 256, 32, dtype=np.uint8))]} for _ in range(n)])
+            o.search("pdq", bytes(32), 0)
+        cache.write_bytes(Path(f"{other}.pdq.index").read_bytes())
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+        assert store.info()["index"]["pdq"]["origin"].startswith("rebuilt")
+    with Store(path) as store:  # the rebuilt cache was saved
+        check_against_oracle(store, queries, thresholds)
+        assert store.info()["index"]["pdq"]["origin"] == "cache"
+
+
+def test_other_instances_changes_are_seen(populated) -> None:
+    path, queries, thresholds = populated
+    rng = np.random.default_rng(77)
+    with Store(path) as searcher, Store(path) as writer:
+        check_against_oracle(searcher, queries, thresholds)  # loads the indexes
+        new = [writer.add_item([("pdq", flip(queries["pdq"][0], d, rng))]) for d in (0, 7, 31)]
+        new.append(writer.add_item([("phash", flip(queries["phash"][0], 10, rng))]))
+        check_against_oracle(searcher, queries, thresholds)
+        assert set(new) <= {h.item_id for h in searcher.search("pdq", queries["pdq"][0], 31)[0]} | {new[3]}
+        victims = [h.item_id for h in searcher.search("pdq", queries["pdq"][0], 3)[0]]
+        assert writer.remove(victims) == len(victims) > 0
+        check_against_oracle(searcher, queries, thresholds)
+        assert not {h.item_id for h in searcher.search("pdq", queries["pdq"][0], 3)[0]} & set(victims)
+    # The writer never loaded an index: the searcher's cache, saved at close, is behind or
+    # exactly right; either way a new opener agrees with the oracle.
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+
+
+def test_missing_directory_and_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such store"):
+        Store(tmp_path / "absent.db", create=False)
+    assert not (tmp_path / "absent.db").exists()
+    with pytest.raises(StoreError, match="directory"):
+        Store(tmp_path)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db.*not a photomatch store"):
+        Store(junk)
+    foreign = tmp_path / "foreign.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    with pytest.raises(StoreError, match=r"foreign\.db.*another application"):
+        Store(foreign)
+    assert foreign.read_bytes() == before  # left exactly as it was
+
+
+def test_corrupt_store(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.add_items([{"hashes": [("phash", bytes([i % 256]) * 8)], "label": "x" * 200} for i in range(2000)])
+    data = bytearray(path.read_bytes())
+    assert len(data) > 8192
+    data[4096:len(data) - 1024] = os.urandom(len(data) - 4096 - 1024)  # pages after the first
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"s\.db"):
+        with Store(path) as store:
+            list(store.items())
+            store.search("phash", bytes(8), 3)
+
+
+def test_wrong_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=rf"s\.db.*schema version {SCHEMA_VERSION + 1}"):
+        Store(path)
+
+
+def test_locked_store_waits_then_raises(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path, timeout=0.2) as store:
+        store.add_item([("phash", bytes(8))])
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            with pytest.raises(StoreLockedError, match=r"s\.db.*locked") as info:
+                store.add_item([("phash", b"\x01" * 8)])
+            assert isinstance(info.value, StoreError) and isinstance(info.value, TimeoutError)
+            # WAL: readers are not blocked by a writer
+            assert [h.distance for h in store.search("phash", bytes(8), 0)[0]] == [0]
+            assert store.count() == 1
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        store.add_item([("phash", b"\x01" * 8)])  # the lock released: works again
+        assert store.count() == 2
+
+
+def test_closed_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.count()
+
+
+# ---------------------------------------------------------------------------------------------
+# privacy
+
+
+def test_files_owner_only_under_umask_0(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    old = os.umask(0)
+    try:
+        with Store(path) as store:
+            store.add_item([("pdq", bytes(32)), ("phash", bytes(8))])
+            store.search("pdq", bytes(32), 0)
+            store.search("phash", bytes(8), 0)
+            with Store(path) as second:  # a second connection keeps the -wal/-shm files alive
+                second.count()
+                store.flush()
+                for suffix in ("", "-wal", "-shm", ".pdq.index", ".phash.index"):
+                    f = Path(f"{path}{suffix}")
+                    assert f.exists(), suffix
+                    assert stat.S_IMODE(f.stat().st_mode) == 0o600, suffix
+    finally:
+        os.umask(old)
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers == ["s.db", "s.db.pdq.index", "s.db.phash.index"]
