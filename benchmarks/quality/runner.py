@@ -38,7 +38,7 @@ class Config:
     out: Path
     reported: int = 150
     seed: int = 0
-    systems: Sequence[str] = ()
+    systems: Sequence[str | System] = ()  # names, or System objects run in-process
     alterations: Sequence[str] = ()
     limit_reported: int | None = None
     limit_distractors: int | None = None
@@ -241,9 +241,9 @@ def run(cfg: Config) -> dict[str, Any]:
     outcomes: list[Outcome] = []
     systems: list[System] = []
     for sn in system_names:
-        s = make_system(sn, root / "stores")
+        s = sn if isinstance(sn, System) else make_system(sn, root / "stores")
         ok, reason = s.available()
-        outcomes.append(Outcome(sn, ok, reason, s.note))
+        outcomes.append(Outcome(s.name, ok, reason, s.note))
         systems.append(s)
     hash_systems = [(s, o) for s, o in zip(systems, outcomes) if o.available and isinstance(s, HashSystem)]
     for s, o in zip(systems, outcomes):
@@ -331,6 +331,9 @@ def run(cfg: Config) -> dict[str, Any]:
                     o.error_examples.append(f"{q.alteration}/{q.photo_id}: {type(exc).__name__}: {exc}")
             o.seconds[(q.alteration, q.photo_id)] = time.perf_counter() - t1
             o.answers[(q.alteration, q.photo_id)] = ids
+            if o.errors >= 20 and o.errors == len(o.answers):  # broken, not unlucky: report it as such
+                o.available, o.reason = False, f"every query raised, e.g. {o.error_examples[0]}"
+                break
         s.close()
 
     return {

@@ -16,6 +16,7 @@ pure function, so the harness runs it in worker processes and caches it per file
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,7 +170,11 @@ class CropResistantSystem(HashSystem):
     def hash(self, image: Image.Image) -> np.ndarray:
         import imagehash
 
-        multi = imagehash.crop_resistant_hash(image)
+        return self.pack(imagehash.crop_resistant_hash(image))
+
+    @staticmethod
+    def pack(multi: Any) -> np.ndarray:
+        """An ``ImageMultiHash`` as a (segments, bytes) uint8 array."""
         return np.stack([np.packbits(s.hash.reshape(-1).astype(np.uint8)) for s in multi.segment_hashes])
 
     def index(self, pairs: Sequence[tuple[str, Any]]) -> None:
@@ -205,6 +210,12 @@ class PhotomatchSystem(System):
             return False, f"import photomatch failed: {type(exc).__name__}: {exc}"
         if not hasattr(photomatch, "Matcher"):
             return False, "photomatch.Matcher does not exist yet"
+        try:
+            params = inspect.signature(photomatch.Matcher.match).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "mode" not in params:
+            return False, 'photomatch.Matcher.match has no mode= parameter yet ("fast"/"robust")'
         return True, ""
 
     def build(self, reported: Sequence[tuple[str, Path]]) -> None:
