@@ -1,0 +1,245 @@
+"""Crash safety and concurrency of the store, with real processes.
+
+- Crash: a child process adds items (single adds and batches, with searches and index-cache
+  flushes in between) and logs each id once its add has returned; the parent SIGKILLs it at
+  random moments (deterministic seed), at least 20 times. After each kill the store must open,
+  pass ``PRAGMA integrity_check``, hold every logged item with its exact hashes, and its index
+  must agree with it: a search for each logged code finds its item, and a search at the maximum
+  threshold returns exactly the hash ids of the database.
+- Concurrency: two adders and two searchers on one store for a few seconds; searchers check that
+  every add logged before their search is found. Afterwards: integrity, no lost item, every
+  process exited, and every operation returned within its lock timeout or raised
+  StoreLockedError (counted).
+
+Run with ``-s`` to see the figures (kills survived, operations done).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photomatch.store import Store
+
+SEED = 20240917
+KILLS = 24
+LOCK_TIMEOUT = 2.0
+CONCURRENT_SECONDS = 3.0
+
+CHILD = r'''
+import json, os, sys, time
+import numpy as np
+from photomatch.errors import StoreLockedError
+from photomatch.store import Store
+
+SEED = int(sys.argv[4])
+
+def codes(worker, step):
+    rng = np.random.default_rng([SEED, worker, step])
+    return rng.integers(0, 256, 32, dtype=np.uint8).tobytes(), rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+
+def read_log(path):
+    try:
+        with open(path) as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    # a line without its newline is still being written: ignore it
+    return [tuple(map(int, line.split())) for line in data.split("\n")[:-1]]
+
+mode, path, log = sys.argv[1], sys.argv[2], sys.argv[3]
+worker, start, stop_at = int(sys.argv[5]), int(sys.argv[6]), time.time() + float(sys.argv[7])
+store = Store(path, timeout=float(sys.argv[8]))
+stats = {"ops": 0, "locked": 0, "max_op_s": 0.0, "violations": 0, "found": 0}
+print("ready", flush=True)
+
+def timed(fn, *args, **kw):
+    t0 = time.monotonic()
+    try:
+        return fn(*args, **kw)
+    except StoreLockedError:
+        stats["locked"] += 1
+        return None
+    finally:
+        stats["ops"] += 1
+        stats["max_op_s"] = max(stats["max_op_s"], time.monotonic() - t0)
+
+if mode == "add":
+    # One write() per logged add: it is in the kernel once write returns, so it survives SIGKILL
+    # of this process (no fsync needed: the test kills processes, not the machine).
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    rng = np.random.default_rng([SEED, worker, start, 1])
+    step = start
+    while time.time() < stop_at:
+        r = rng.random()
+        if r < 0.2:  # a batch: one transaction
+            steps = list(range(step, step + 5))
+            ids = timed(store.add_items, [{"hashes": [("pdq", codes(worker, s)[0], 90), ("phash", codes(worker, s)[1])],
+                                           "label": f"w{worker}s{s}"} for s in steps])
+        else:
+            steps = [step]
+            one = timed(store.add_item, [("pdq", codes(worker, step)[0], 90), ("phash", codes(worker, step)[1])],
+                        label=f"w{worker}s{step}")
+            ids = None if one is None else [one]
+        step += len(steps)
+        if ids is not None:
+            os.write(fd, "".join(f"{i} {worker} {s}\n" for i, s in zip(ids, steps)).encode())
+        if r > 0.93:
+            timed(store.search, "pdq", codes(worker, step - 1)[0], 31)  # keeps the index loaded and in sync
+        elif r > 0.90:
+            timed(store.flush)  # writes the index cache: kills land here too
+else:
+    rng = np.random.default_rng([SEED, worker, 2])
+    logs = sys.argv[9:]
+    while time.time() < stop_at:
+        done = [e for lg in logs for e in read_log(lg)]  # adds that returned BEFORE this search
+        if not done:
+            time.sleep(0.01)
+            continue
+        pick = [done[j] for j in rng.integers(0, len(done), 20)]
+        for algo, k in (("pdq", 0), ("phash", 1)):
+            q = np.frombuffer(b"".join(codes(w, s)[k] for _, w, s in pick), np.uint8).reshape(len(pick), -1)
+            res = timed(store.search, algo, q, 0)
+            if res is not None:
+                for (item, _, _), hits in zip(pick, res):
+                    ok = item in [h.item_id for h in hits]
+                    stats["found"] += ok
+                    stats["violations"] += not ok
+store.close()
+print(json.dumps(stats), flush=True)
+'''
+
+
+def codes(worker: int, step: int) -> tuple[bytes, bytes]:
+    rng = np.random.default_rng([SEED, worker, step])
+    return rng.integers(0, 256, 32, dtype=np.uint8).tobytes(), rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+
+
+def read_log(path: Path) -> list[tuple[int, int, int]]:
+    if not path.exists():
+        return []
+    return [tuple(map(int, line.split())) for line in path.read_text().split("\n")[:-1]]  # type: ignore[misc]
+
+
+def spawn(script: Path, mode: str, store: Path, log: Path, worker: int, start: int, seconds: float,
+          logs: list[Path] = ()) -> subprocess.Popen:
+    args = [sys.executable, str(script), mode, str(store), str(log), str(SEED), str(worker), str(start),
+            str(seconds), str(LOCK_TIMEOUT), *map(str, logs)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_ready(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline() if ready else ""
+    if line.strip() != "ready":
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"child did not start: {line!r} {err[-2000:]}")
+
+
+def verify(path: Path, logged: list[tuple[int, int, int]], in_flight_max: int) -> int:
+    """The store opens, is intact, holds every logged add, and its index agrees with it."""
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        con.close()
+    with Store(path, timeout=10) as store:
+        items = {it.id: it for it in store.items()}
+        for item_id, worker, step in logged:
+            item = items.get(item_id)
+            assert item is not None, f"item {item_id} was added (logged) but is missing"
+            pdq, ph = codes(worker, step)
+            assert [(h.algorithm, h.bits) for h in item.hashes] == [("pdq", pdq), ("phash", ph)]
+            assert item.label == f"w{worker}s{step}"
+        # An add in flight when killed may be present without its log line; it must be whole.
+        for item in items.values():
+            worker, step = map(int, item.label[1:].split("s"))
+            pdq, ph = codes(worker, step)
+            assert [(h.algorithm, h.bits) for h in item.hashes] == [("pdq", pdq), ("phash", ph)]
+        assert 0 <= len(items) - len(logged) <= in_flight_max
+        db_hash_ids = {alg: {h.hash_id for it in items.values() for h in it.hashes if h.algorithm == alg}
+                       for alg in ("pdq", "phash")}
+        for alg, k, bits in (("pdq", 0, 256), ("phash", 1, 64)):
+            if logged:
+                q = np.frombuffer(b"".join(codes(w, s)[k] for _, w, s in logged), np.uint8).reshape(len(logged), -1)
+                for (item_id, _, _), hits in zip(logged, store.search(alg, q, 0)):
+                    assert item_id in [h.item_id for h in hits]
+            # at the maximum threshold every stored code matches: the index holds exactly the db's hashes
+            everything = store.search(alg, bytes(bits // 8), bits, per_item=False)[0]
+            assert sorted(h.hash_id for h in everything) == sorted(db_hash_ids[alg])
+        return len(items)
+
+
+@pytest.mark.slow
+def test_sigkill_during_adds(tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    path = tmp_path / "reports.db"
+    log = tmp_path / "added.log"
+    rng = np.random.default_rng(SEED)
+    survived, in_open, unlogged = 0, 0, 0
+    for run in range(KILLS):
+        proc = spawn(script, "add", path, log, worker=0, start=run * 1_000_000, seconds=600)
+        if run % 6 == 5:  # now and then, kill it anywhere: while importing, opening or adding
+            time.sleep(float(rng.uniform(0.0, 1.0)))
+            in_open += 1
+        else:
+            wait_ready(proc)
+            time.sleep(float(rng.uniform(0.01, 0.4)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        n = verify(path, read_log(log), in_flight_max=unlogged + 5)  # at most one batch per kill
+        unlogged = n - len(read_log(log))
+        survived += 1
+    logged = len(read_log(log))
+    print(f"\n[crash] kills survived: {survived}/{KILLS} ({in_open} at random points incl. start-up); "
+          f"items logged as added: {logged}; items in store: {n} ({unlogged} committed by an add killed before it returned)")
+    assert survived >= 20 and logged > 0
+
+
+@pytest.mark.slow
+def test_two_adders_two_searchers(tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    path = tmp_path / "reports.db"
+    Store(path).close()
+    logs = [tmp_path / "adder0.log", tmp_path / "adder1.log"]
+    procs = [spawn(script, "add", path, logs[w], worker=w, start=0, seconds=CONCURRENT_SECONDS) for w in (0, 1)]
+    procs += [spawn(script, "search", path, tmp_path / "unused.log", worker=10 + w, start=0,
+                    seconds=CONCURRENT_SECONDS, logs=logs) for w in (0, 1)]
+    stats = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=CONCURRENT_SECONDS + 60)  # a hung process fails here
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail("a process did not finish: unbounded wait")
+        assert p.returncode == 0, err[-3000:]
+        lines = out.split()
+        assert lines[0] == "ready"
+        stats.append(json.loads(out.splitlines()[-1]))
+    logged = read_log(logs[0]) + read_log(logs[1])
+    n = verify(path, logged, in_flight_max=0)  # clean exits: nothing in flight
+    adders, searchers = stats[:2], stats[2:]
+    assert all(s["max_op_s"] < LOCK_TIMEOUT + 5 for s in stats), stats  # bounded: timeout, then an error
+    assert sum(s["violations"] for s in searchers) == 0, searchers
+    assert all(s["found"] > 0 for s in searchers) and len(logged) > 0
+    print(f"\n[concurrency] {CONCURRENT_SECONDS:g} s, 2 adders + 2 searchers: "
+          f"adder ops {[s['ops'] for s in adders]}, items added {len(logged)} (store holds {n}), "
+          f"searcher ops {[s['ops'] for s in searchers]}, logged adds checked by searchers "
+          f"{sum(s['found'] for s in searchers)}, StoreLockedError {sum(s['locked'] for s in stats)}, "
+          f"slowest op {max(s['max_op_s'] for s in stats):.3f} s")
