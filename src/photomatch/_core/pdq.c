@@ -241,6 +241,17 @@ static const float DCT[16][64] = {
 
 /* ---------------------------------------------------------------- box filter pieces */
 
+/* PM_PDQ_PORTABLE builds the plain C paths only (used to check that they agree with the SIMD ones). */
+#if !defined(PM_PDQ_PORTABLE) && (defined(__SSE__) || defined(_M_X64))
+#include <xmmintrin.h>
+#define PM_HAVE_SSE 1
+#endif
+/* GCC and Clang on x86-64 can build an AVX2 variant of a function and pick it at run time. */
+#if !defined(PM_PDQ_PORTABLE) && defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define PM_X86_DISPATCH 1
+#endif
+
 /* Divisor of the box filter at output position oi (the reference's current_window_size):
  * growing in phase 2, the full window in phase 3, shrinking in phase 4. */
 static size_t box_count(size_t oi, size_t len, size_t window) {
@@ -251,30 +262,119 @@ static size_t box_count(size_t oi, size_t len, size_t window) {
     return c < tail ? c : tail;
 }
 
-/* Running sums of the box filter along `len` positions for LANES interleaved rows
- * (x[pos * LANES + lane]); y receives the sum at each output position, before the division. */
-static void row_box_sums(const float *restrict x, float *restrict y, size_t len, size_t window) {
+/* The box filter along `len` positions for LANES interleaved rows (x[pos * LANES + lane]),
+ * the reference's four phases with its operation order. y receives the average at each
+ * position when `divide`, else the running sum before the division (the second row pass
+ * divides only where the decimation samples). */
+#ifdef PM_HAVE_SSE
+/* The LANES = 8 running sums live in two SSE registers; lane-wise this is the scalar code. */
+typedef struct {
+    __m128 a, b;
+} lanes8;
+
+static inline lanes8 ld8(const float *p) { return (lanes8){_mm_loadu_ps(p), _mm_loadu_ps(p + 4)}; }
+static inline lanes8 add8(lanes8 x, lanes8 y) { return (lanes8){_mm_add_ps(x.a, y.a), _mm_add_ps(x.b, y.b)}; }
+static inline lanes8 sub8(lanes8 x, lanes8 y) { return (lanes8){_mm_sub_ps(x.a, y.a), _mm_sub_ps(x.b, y.b)}; }
+static inline void st8(float *p, lanes8 x, int divide, float c) {
+    if (divide) {
+        __m128 d = _mm_set1_ps(c);
+        x.a = _mm_div_ps(x.a, d);
+        x.b = _mm_div_ps(x.b, d);
+    }
+    _mm_storeu_ps(p, x.a);
+    _mm_storeu_ps(p + 4, x.b);
+}
+
+static inline void row_box(const float *restrict x, float *restrict y, size_t len, size_t window, int divide) {
+    size_t half = (window + 2) / 2;
+    lanes8 acc = {_mm_setzero_ps(), _mm_setzero_ps()};
+    size_t ri = 0, li = 0, oi = 0;
+    for (; ri < half - 1; ri++) acc = add8(acc, ld8(x + ri * LANES)); /* phase 1 */
+    for (; ri < window; ri++, oi++) {                                 /* phase 2 */
+        acc = add8(acc, ld8(x + ri * LANES));
+        st8(y + oi * LANES, acc, divide, (float)(ri + 1));
+    }
+    for (; ri < len; ri++, li++, oi++) { /* phase 3: add, then subtract */
+        acc = sub8(add8(acc, ld8(x + ri * LANES)), ld8(x + li * LANES));
+        st8(y + oi * LANES, acc, divide, (float)window);
+    }
+    for (size_t c = window - 1; oi < len; li++, oi++, c--) { /* phase 4 */
+        acc = sub8(acc, ld8(x + li * LANES));
+        st8(y + oi * LANES, acc, divide, (float)c);
+    }
+}
+#else
+static inline void row_box(const float *restrict x, float *restrict y, size_t len, size_t window, int divide) {
     size_t half = (window + 2) / 2;
     float acc[LANES] = {0};
     size_t ri = 0, li = 0, oi = 0;
     for (; ri < half - 1; ri++) /* phase 1: accumulate, no output */
         for (int l = 0; l < LANES; l++) acc[l] += x[ri * LANES + l];
-    for (; ri < window; ri++, oi++) /* phase 2: add and write */
+    for (; ri < window; ri++, oi++) { /* phase 2: add and write, growing window */
+        float c = (float)(ri + 1);
         for (int l = 0; l < LANES; l++) {
             acc[l] += x[ri * LANES + l];
-            y[oi * LANES + l] = acc[l];
+            y[oi * LANES + l] = divide ? acc[l] / c : acc[l];
         }
+    }
+    float cw = (float)window;
     for (; ri < len; ri++, li++, oi++) /* phase 3: add, then subtract, then write */
         for (int l = 0; l < LANES; l++) {
             acc[l] += x[ri * LANES + l];
             acc[l] -= x[li * LANES + l];
-            y[oi * LANES + l] = acc[l];
+            y[oi * LANES + l] = divide ? acc[l] / cw : acc[l];
         }
-    for (; oi < len; li++, oi++) /* phase 4: subtract and write */
+    for (size_t c = window - 1; oi < len; li++, oi++, c--) /* phase 4: subtract and write */
         for (int l = 0; l < LANES; l++) {
             acc[l] -= x[li * LANES + l];
-            y[oi * LANES + l] = acc[l];
+            y[oi * LANES + l] = divide ? acc[l] / (float)c : acc[l];
         }
+}
+#endif
+
+/* Interleaved tile (tile[col * LANES + lane]) to nl row-major rows, and back. The interleaved
+ * layout lets LANES running sums along rows advance together; these transposes move whole 4x4
+ * blocks through registers. Lanes past nl are zero-filled in the tile. */
+static void tile_to_rows(const float *restrict tile, size_t cols, size_t nl, float *const rows[LANES]) {
+    size_t j = 0;
+#ifdef PM_HAVE_SSE
+    if (nl == LANES)
+        for (; j + 4 <= cols; j += 4)
+            for (int g = 0; g < LANES; g += 4) {
+                __m128 a = _mm_loadu_ps(tile + (j + 0) * LANES + g);
+                __m128 b = _mm_loadu_ps(tile + (j + 1) * LANES + g);
+                __m128 c = _mm_loadu_ps(tile + (j + 2) * LANES + g);
+                __m128 d = _mm_loadu_ps(tile + (j + 3) * LANES + g);
+                _MM_TRANSPOSE4_PS(a, b, c, d);
+                _mm_storeu_ps(rows[g + 0] + j, a);
+                _mm_storeu_ps(rows[g + 1] + j, b);
+                _mm_storeu_ps(rows[g + 2] + j, c);
+                _mm_storeu_ps(rows[g + 3] + j, d);
+            }
+#endif
+    for (; j < cols; j++)
+        for (size_t l = 0; l < nl; l++) rows[l][j] = tile[j * LANES + l];
+}
+
+static void rows_to_tile(const float *restrict src, size_t cols, size_t nl, float *restrict tile) {
+    size_t j = 0;
+#ifdef PM_HAVE_SSE
+    if (nl == LANES)
+        for (; j + 4 <= cols; j += 4)
+            for (int g = 0; g < LANES; g += 4) {
+                __m128 a = _mm_loadu_ps(src + (size_t)(g + 0) * cols + j);
+                __m128 b = _mm_loadu_ps(src + (size_t)(g + 1) * cols + j);
+                __m128 c = _mm_loadu_ps(src + (size_t)(g + 2) * cols + j);
+                __m128 d = _mm_loadu_ps(src + (size_t)(g + 3) * cols + j);
+                _MM_TRANSPOSE4_PS(a, b, c, d);
+                _mm_storeu_ps(tile + (j + 0) * LANES + g, a);
+                _mm_storeu_ps(tile + (j + 1) * LANES + g, b);
+                _mm_storeu_ps(tile + (j + 2) * LANES + g, c);
+                _mm_storeu_ps(tile + (j + 3) * LANES + g, d);
+            }
+#endif
+    for (; j < cols; j++)
+        for (size_t l = 0; l < LANES; l++) tile[j * LANES + l] = l < nl ? src[l * cols + j] : 0.0f;
 }
 
 /* A box filter along columns fed one row at a time: one running sum per column, the input
@@ -301,8 +401,8 @@ static void colbox_init(colbox *b, size_t len, size_t window, size_t width, size
 static float *colbox_slot(const colbox *b, size_t row) { return b->ring + (row % b->cap) * b->width; }
 
 /* Consumes input row b->nin (already written to its slot). When that completes an output row,
- * writes it to out[j * ostride] and returns 1. */
-static int colbox_push(colbox *b, float *restrict out, size_t ostride) {
+ * writes it to out and returns 1. */
+static int colbox_push(colbox *b, float *restrict out) {
     size_t ri = b->nin++;
     const float *restrict in = colbox_slot(b, ri);
     float *restrict acc = b->acc;
@@ -311,14 +411,14 @@ static int colbox_push(colbox *b, float *restrict out, size_t ostride) {
         for (size_t j = 0; j < w; j++) acc[j] += in[j];
         if (ri + 1 < b->half) return 0;
         float c = (float)(ri + 1);
-        for (size_t j = 0; j < w; j++) out[j * ostride] = acc[j] / c;
+        for (size_t j = 0; j < w; j++) out[j] = acc[j] / c;
     } else { /* phase 3 */
         const float *restrict old = colbox_slot(b, ri - b->window);
         float c = (float)b->window;
         for (size_t j = 0; j < w; j++) {
             acc[j] += in[j];
             acc[j] -= old[j];
-            out[j * ostride] = acc[j] / c;
+            out[j] = acc[j] / c;
         }
     }
     b->nout++;
@@ -326,7 +426,7 @@ static int colbox_push(colbox *b, float *restrict out, size_t ostride) {
 }
 
 /* Phase 4, after the last input: returns 0 when every output row has been written. */
-static int colbox_flush(colbox *b, float *restrict out, size_t ostride) {
+static int colbox_flush(colbox *b, float *restrict out) {
     if (b->nout >= b->len) return 0;
     size_t k = b->nout - (b->len - b->half + 1); /* 0 .. half - 2 */
     const float *restrict old = colbox_slot(b, b->len - b->window + k);
@@ -334,7 +434,7 @@ static int colbox_flush(colbox *b, float *restrict out, size_t ostride) {
     float c = (float)(b->window - (k + 1));
     for (size_t j = 0; j < b->width; j++) {
         acc[j] -= old[j];
-        out[j * ostride] = acc[j] / c;
+        out[j] = acc[j] / c;
     }
     b->nout++;
     return 1;
@@ -342,9 +442,80 @@ static int colbox_flush(colbox *b, float *restrict out, size_t ostride) {
 
 /* ---------------------------------------------------------------- the pipeline */
 
-static float luma_of(const uint8_t *p) {
-    /* double, left to right, then rounded once: pdqhash.compute's numpy expression. */
-    return (float)((double)p[0] * 0.299 + (double)p[1] * 0.587 + (double)p[2] * 0.114);
+/* luma = (double)R * 0.299 + (double)G * 0.587 + (double)B * 0.114, left to right, rounded once
+ * to float: pdqhash.compute's numpy expression. The products come from exact per-channel tables
+ * (the same doubles as computing them), which leaves two additions per pixel. */
+typedef struct {
+    double r[256], g[256], b[256];
+} luma_tables;
+
+static void luma_tables_init(luma_tables *t) {
+    for (int v = 0; v < 256; v++) {
+        t->r[v] = (double)v * 0.299;
+        t->g[v] = (double)v * 0.587;
+        t->b[v] = (double)v * 0.114;
+    }
+}
+
+static float luma_of(const luma_tables *t, const uint8_t *p) { return (float)(t->r[p[0]] + t->g[p[1]] + t->b[p[2]]); }
+
+/* Luma of nl rows of the image into nl row-major float rows (out[l * cols + j]). */
+static void luma_rows_scalar(const luma_tables *t, const uint8_t *rgb, size_t cols, size_t nl, float *restrict out) {
+    for (size_t l = 0; l < nl; l++) {
+        const uint8_t *p = rgb + l * cols * 3;
+        for (size_t j = 0; j < cols; j++, p += 3) out[l * cols + j] = luma_of(t, p);
+    }
+}
+
+#ifdef PM_X86_DISPATCH
+/* The same arithmetic 8 pixels at a time: exact int -> double conversions, the three double
+ * products and the two additions in the same order, one rounding to float (MXCSR's
+ * round-to-nearest, like a C cast). AVX2 only widens it; no FMA is used. */
+__attribute__((target("avx2"))) static void luma_rows_avx2(const luma_tables *t, const uint8_t *rgb, size_t cols,
+                                                            size_t nl, float *restrict out) {
+    const __m128i r_lo = _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i r_hi = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i g_lo = _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i g_hi = _mm_setr_epi8(-1, -1, -1, -1, -1, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i b_lo = _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i b_hi = _mm_setr_epi8(-1, -1, -1, -1, -1, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256d cr = _mm256_set1_pd(0.299), cg = _mm256_set1_pd(0.587), cb = _mm256_set1_pd(0.114);
+    for (size_t l = 0; l < nl; l++) {
+        const uint8_t *row = rgb + l * cols * 3;
+        float *dst = out + l * cols;
+        size_t j = 0;
+        for (; j + 8 <= cols; j += 8) {
+            const uint8_t *p = row + 3 * j;
+            __m128i lo = _mm_loadu_si128((const __m128i *)p);       /* bytes 0..15 */
+            __m128i hi = _mm_loadu_si128((const __m128i *)(p + 8)); /* bytes 8..23 */
+            __m256i r = _mm256_cvtepu8_epi32(_mm_or_si128(_mm_shuffle_epi8(lo, r_lo), _mm_shuffle_epi8(hi, r_hi)));
+            __m256i g = _mm256_cvtepu8_epi32(_mm_or_si128(_mm_shuffle_epi8(lo, g_lo), _mm_shuffle_epi8(hi, g_hi)));
+            __m256i b = _mm256_cvtepu8_epi32(_mm_or_si128(_mm_shuffle_epi8(lo, b_lo), _mm_shuffle_epi8(hi, b_hi)));
+            for (int h = 0; h < 2; h++) {
+                __m128i r4 = h ? _mm256_extracti128_si256(r, 1) : _mm256_castsi256_si128(r);
+                __m128i g4 = h ? _mm256_extracti128_si256(g, 1) : _mm256_castsi256_si128(g);
+                __m128i b4 = h ? _mm256_extracti128_si256(b, 1) : _mm256_castsi256_si128(b);
+                __m256d y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(r4), cr),
+                                          _mm256_mul_pd(_mm256_cvtepi32_pd(g4), cg));
+                y = _mm256_add_pd(y, _mm256_mul_pd(_mm256_cvtepi32_pd(b4), cb));
+                _mm_storeu_ps(dst + j + 4 * h, _mm256_cvtpd_ps(y));
+            }
+        }
+        for (const uint8_t *p = row + 3 * j; j < cols; j++, p += 3) dst[j] = luma_of(t, p);
+    }
+}
+
+static int have_avx2(void) { return __builtin_cpu_supports("avx2"); }
+#endif
+
+static void luma_rows(const luma_tables *t, const uint8_t *rgb, size_t cols, size_t nl, float *restrict out) {
+#ifdef PM_X86_DISPATCH
+    if (have_avx2()) {
+        luma_rows_avx2(t, rgb, cols, nl, out);
+        return;
+    }
+#endif
+    luma_rows_scalar(t, rgb, cols, nl, out);
 }
 
 static size_t mul_ok(size_t a, size_t b, int *ok) {
@@ -360,22 +531,20 @@ static size_t add_ok(size_t a, size_t b, int *ok) {
 size_t pm_pdq_scratch_floats(size_t rows, size_t cols) {
     int ok = 1;
     size_t wc = rows / 128 + 1; /* >= (rows + 127) / 128 without overflow */
-    size_t n = mul_ok(cols, 3 * LANES + 2, &ok);                      /* x, y, x2 tiles; counts; acc1 */
-    n = add_ok(n, mul_ok(add_ok(wc, LANES, &ok), cols, &ok), &ok);   /* ring1 */
-    n = add_ok(n, mul_ok(add_ok(wc, LANES, &ok), 64, &ok), &ok);     /* ring2 */
-    n = add_ok(n, 64 + 64, &ok);                                     /* acc2, one output row */
+    size_t n = mul_ok(cols, 4 * LANES + 1, &ok);                    /* tiles x, y, strips s1, s2; acc1 */
+    n = add_ok(n, mul_ok(add_ok(wc, LANES, &ok), cols, &ok), &ok); /* ring1 */
+    n = add_ok(n, mul_ok(add_ok(wc, LANES, &ok), 64, &ok), &ok);   /* ring2 */
+    n = add_ok(n, 64 + 64, &ok);                                   /* acc2, one output row */
     if (!ok || n > SIZE_MAX / sizeof(float)) return 0;
     return n;
 }
 
-/* Second row pass on the nl filled lanes of x2: sums along the row, divided only at the 64
- * sampled columns, each row then fed to the second column pass (64 wide), whose outputs at
- * the sampled rows land in a64. */
+/* State of the second pass. Its row pass divides only at the 64 sampled columns, its column
+ * pass runs on those 64 columns only, and the outputs at the sampled rows land in a64. */
 typedef struct {
-    const float *rcount; /* box divisor per column, as float */
     const size_t *csel, *rsel;
     size_t cols, wr;
-    float *y;
+    float *x, *y;
     float *orow; /* 64 floats */
     colbox *cb2;
     size_t kk; /* next a64 row to fill */
@@ -390,15 +559,16 @@ static void pass2_take_output(pass2 *p) {
     }
 }
 
-static void pass2_rows(pass2 *p, const float *x2, size_t nl) {
-    row_box_sums(x2, p->y, p->cols, p->wr);
+/* Second row pass over nl rows of the first column pass's output (row-major in s2). */
+static void pass2_rows(pass2 *p, const float *s2, size_t nl) {
+    float cnt[64];
+    for (int k = 0; k < 64; k++) cnt[k] = (float)box_count(p->csel[k], p->cols, p->wr);
+    rows_to_tile(s2, p->cols, nl, p->x);
+    row_box(p->x, p->y, p->cols, p->wr, 0);
     for (size_t l = 0; l < nl; l++) {
         float *dst = colbox_slot(p->cb2, p->cb2->nin);
-        for (int k = 0; k < 64; k++) {
-            size_t c = p->csel[k];
-            dst[k] = p->y[c * LANES + l] / p->rcount[c];
-        }
-        if (colbox_push(p->cb2, p->orow, 1)) pass2_take_output(p);
+        for (int k = 0; k < 64; k++) dst[k] = p->y[p->csel[k] * LANES + l] / cnt[k];
+        if (colbox_push(p->cb2, p->orow)) pass2_take_output(p);
     }
 }
 
@@ -411,53 +581,50 @@ static void jarosz_decimate(const uint8_t *rgb, size_t rows, size_t cols, float 
         rsel[k] = (size_t)(((k + 0.5) * (double)rows) / 64);
         csel[k] = (size_t)(((k + 0.5) * (double)cols) / 64);
     }
+    luma_tables lt;
+    luma_tables_init(&lt);
 
     float *x = scratch;
     float *y = x + cols * LANES;
-    float *x2 = y + cols * LANES;
-    float *rcount = x2 + cols * LANES;
-    float *acc1 = rcount + cols;
+    float *s1 = y + cols * LANES;
+    float *s2 = s1 + cols * LANES;
+    float *acc1 = s2 + cols * LANES;
     float *ring1 = acc1 + cols;
     float *ring2 = ring1 + (wc + LANES) * cols;
     float *acc2 = ring2 + (wc + LANES) * 64;
     float *orow = acc2 + 64;
 
-    for (size_t j = 0; j < cols; j++) rcount[j] = (float)box_count(j, cols, wr);
-    memset(x2, 0, cols * LANES * sizeof *x2);
-
     colbox cb1, cb2;
     colbox_init(&cb1, rows, wc, cols, wc + LANES, acc1, ring1);
     colbox_init(&cb2, rows, wc, 64, wc + LANES, acc2, ring2);
-    pass2 p2 = {rcount, csel, rsel, cols, wr, y, orow, &cb2, 0, a64};
+    pass2 p2 = {csel, rsel, cols, wr, x, y, orow, &cb2, 0, a64};
 
-    size_t n1 = 0; /* rows of the first column pass's output written to x2 */
+    size_t n1 = 0; /* rows of the first column pass's output waiting in s2 */
     for (size_t s = 0; s < rows; s += LANES) {
         size_t nl = rows - s < LANES ? rows - s : LANES;
-        /* luma of the strip, interleaved */
+        /* luma and first row pass on the strip, into the ring of the first column pass */
+        luma_rows(&lt, rgb + s * cols * 3, cols, nl, s1);
+        rows_to_tile(s1, cols, nl, x);
+        row_box(x, y, cols, wr, 1);
+        float *dst[LANES];
+        for (size_t l = 0; l < LANES; l++) dst[l] = colbox_slot(&cb1, s + (l < nl ? l : 0));
+        tile_to_rows(y, cols, nl, dst);
+        /* first column pass; its output rows gather in s2 for the second row pass */
         for (size_t l = 0; l < nl; l++) {
-            const uint8_t *p = rgb + (s + l) * cols * 3;
-            for (size_t j = 0; j < cols; j++) x[j * LANES + l] = luma_of(p + 3 * j);
-        }
-        for (size_t l = nl; l < LANES; l++)
-            for (size_t j = 0; j < cols; j++) x[j * LANES + l] = 0.0f;
-        /* first row pass, divided, into the ring of the first column pass */
-        row_box_sums(x, y, cols, wr);
-        for (size_t l = 0; l < nl; l++) {
-            float *dst = colbox_slot(&cb1, s + l);
-            for (size_t j = 0; j < cols; j++) dst[j] = y[j * LANES + l] / rcount[j];
-        }
-        /* first column pass; its output rows gather interleaved in x2 for the second row pass */
-        for (size_t l = 0; l < nl; l++) {
-            if (colbox_push(&cb1, x2 + n1 % LANES, LANES)) {
-                if (++n1 % LANES == 0) pass2_rows(&p2, x2, LANES);
+            if (colbox_push(&cb1, s2 + n1 * cols) && ++n1 == LANES) {
+                pass2_rows(&p2, s2, LANES);
+                n1 = 0;
             }
         }
     }
-    while (colbox_flush(&cb1, x2 + n1 % LANES, LANES)) {
-        if (++n1 % LANES == 0) pass2_rows(&p2, x2, LANES);
+    while (colbox_flush(&cb1, s2 + n1 * cols)) {
+        if (++n1 == LANES) {
+            pass2_rows(&p2, s2, LANES);
+            n1 = 0;
+        }
     }
-    if (n1 % LANES) pass2_rows(&p2, x2, n1 % LANES);
-    while (colbox_flush(&cb2, orow, 1)) pass2_take_output(&p2);
+    if (n1) pass2_rows(&p2, s2, n1);
+    while (colbox_flush(&cb2, orow)) pass2_take_output(&p2);
 }
 
 /* ---------------------------------------------------------------- quality, DCT, bits */
@@ -535,8 +702,10 @@ static void pdq_dct(const uint8_t *rgb, size_t rows, size_t cols, float *scratch
     float a64[64][64];
     if (!blur_64x64 && rows == 64 && cols == 64) {
         /* the reference skips the filter when the input is already 64x64 (pdq_hash only) */
+        luma_tables lt;
+        luma_tables_init(&lt);
         for (int i = 0; i < 64; i++)
-            for (int j = 0; j < 64; j++) a64[i][j] = luma_of(rgb + ((size_t)i * 64 + (size_t)j) * 3);
+            for (int j = 0; j < 64; j++) a64[i][j] = luma_of(&lt, rgb + ((size_t)i * 64 + (size_t)j) * 3);
     } else {
         jarosz_decimate(rgb, rows, cols, scratch, a64);
     }
