@@ -39,6 +39,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -131,6 +132,11 @@ class _BadLine(Exception):
 # validation of one record
 
 
+def _shown(value: Any) -> str:
+    """A field value quoted in an error, with runs of hex digits masked: a misplaced column may hold a hash."""
+    return repr(re.sub(r"[0-9a-fA-F]{8,}", "<hex>", str(value)[:40])[:20])
+
+
 def _parse_hash(text: Any, algorithm: Any) -> tuple[str, str]:
     if not isinstance(text, str):
         raise _BadLine(f"the hash must be a string of hex digits, got {type(text).__name__}")
@@ -139,7 +145,7 @@ def _parse_hash(text: Any, algorithm: Any) -> tuple[str, str]:
         algorithm = None if algorithm in ("", None) else algorithm
     if algorithm is not None:
         if not isinstance(algorithm, str) or algorithm.strip().lower() not in _HEX_DIGITS:
-            raise _BadLine(f"unknown algorithm {str(algorithm)[:20]!r}; expected 'pdq' or 'phash'")
+            raise _BadLine(f"unknown algorithm {_shown(algorithm)}; expected 'pdq' or 'phash'")
         algo = algorithm.strip().lower()
         if len(s) != _HEX_DIGITS[algo]:
             raise _BadLine(f"a {algo} hash has {_HEX_DIGITS[algo]} hex digits, got {len(s)}")
@@ -159,12 +165,12 @@ def _parse_quality(value: Any) -> int | None:
         raise _BadLine("quality must be an integer from 0 to 100, got a boolean")
     if isinstance(value, int):
         q = value
-    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii() and len(value.strip()) < 20:
         q = int(value.strip())
     else:
-        raise _BadLine(f"quality must be an integer from 0 to 100, got {str(value)[:20]!r}")
+        raise _BadLine(f"quality must be an integer from 0 to 100, got {_shown(value)}")
     if not 0 <= q <= 100:
-        raise _BadLine(f"quality must be an integer from 0 to 100, got {q}")
+        raise _BadLine(f"quality must be an integer from 0 to 100, got {_shown(q)}")
     return q
 
 
@@ -351,8 +357,8 @@ def _parse_jsonl(text: str, report: Callable[[int, str], None]) -> list[HashReco
         try:
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _BadLine(f"not valid JSON ({exc.msg})") from None
+            except (ValueError, RecursionError) as exc:  # also a 5000-digit number, or [[[[... nested too deep
+                raise _BadLine(f"not valid JSON ({getattr(exc, 'msg', type(exc).__name__)})") from None
             if not isinstance(obj, dict):
                 raise _BadLine(f"expected a JSON object, got {type(obj).__name__}")
             fields: dict[str, Any] = {}
