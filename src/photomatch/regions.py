@@ -83,21 +83,33 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _max_dev(lines: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Largest per-channel absolute deviation of ``lines`` (..., 3) from ``colour`` (..., 3)."""
+    d = np.abs(lines.astype(np.int16) - colour)
+    # np.maximum over the channel slices: a reduce over a last axis of 3 is several times slower.
+    return np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])
+
+
 def _uniform_run(lines: np.ndarray, tolerance: int, min_fraction: float) -> int:
     """How many leading lines of ``lines`` (n, m, 3) are close to the colour of the first line.
 
     A line is "uniform" when at least ``min_fraction`` of its pixels are within ``tolerance``
     (max over channels) of the border colour, the median of the outermost line; the fraction
-    rather than the max absorbs JPEG ringing and stray pixels.
+    rather than the max absorbs JPEG ringing and stray pixels. Lines are examined in growing
+    chunks because most images have no border or a thin one.
     """
-    first = lines[0].astype(np.int16)
-    colour = np.median(first, axis=0).astype(np.int16)
-    dev = np.abs(lines.astype(np.int16) - colour).max(axis=2)  # (n, m)
-    ok = (dev <= tolerance).mean(axis=1) >= min_fraction
-    if not ok[0]:
-        return 0
-    bad = np.flatnonzero(~ok)
-    return int(bad[0]) if bad.size else int(ok.size)
+    colour = np.median(lines[0], axis=0).astype(np.int16)
+    n = lines.shape[0]
+    start, chunk = 0, 8
+    while start < n:
+        part = lines[start : start + chunk]
+        ok = (_max_dev(part, colour) <= tolerance).mean(axis=1) >= min_fraction
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            return start + int(bad[0])
+        start += part.shape[0]
+        chunk *= 2
+    return n
 
 
 def trim_borders(
@@ -192,9 +204,10 @@ def _differs(a: Box, b: Box, min_shift: float = 0.02) -> bool:
 
 def _line_is_uniform(a: np.ndarray, axis: int, tolerance: int, min_fraction: float) -> np.ndarray:
     """For each row (axis=1) or column (axis=0) of ``a`` (h, w, 3) int16: is it near one colour?"""
-    med = np.median(a, axis=axis, keepdims=True)
-    dev = np.abs(a - med).max(axis=2)
-    return (dev <= tolerance).mean(axis=axis) >= min_fraction
+    # The mean stands in for the median (several times cheaper): on a line that is >= 97% one
+    # colour the mean is within ~8 levels of that colour, well inside the tolerance.
+    mean = a.mean(axis=axis, keepdims=True).astype(np.int16)
+    return (_max_dev(a, mean) <= tolerance).mean(axis=axis) >= min_fraction
 
 
 def _segments(uniform: np.ndarray, min_len: int) -> list[tuple[int, int]]:
@@ -294,7 +307,7 @@ def query_regions(
     rgb: np.ndarray,
     *,
     max_regions: int = 12,
-    work_side: int = 384,
+    work_side: int = 320,
     min_area: float = 0.04,
     grid: bool = True,
 ) -> list[tuple[Box, str]]:
@@ -336,7 +349,9 @@ def query_regions(
         return out[:1]
 
     scale = min(1.0, work_side / max(h, w))
-    small = rgb if scale >= 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = rgb
+    if scale < 1.0:
+        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_LINEAR)
     sh, sw = small.shape[:2]
     a = small.astype(np.int16)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
