@@ -117,7 +117,8 @@ def test_add_get_items_persist(tmp_path: Path) -> None:
         info = store.info()
         assert info["items"] == 2 and info["hashes"] == {"pdq": 2, "phash": 1}
         assert info["schema_version"] == SCHEMA_VERSION and info["path"] == str(path)
-        assert "0f0f" not in repr(item)  # reprs never show hashes
+        assert "0f0f" not in repr(item) + repr(item.hashes)  # reprs never show hashes
+        assert "\\x0f" not in repr(item.hashes) and "<32 bytes>" in repr(item.hashes)
 
 
 def test_add_items_all_or_nothing(tmp_path: Path) -> None:

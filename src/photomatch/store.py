@@ -132,7 +132,7 @@ class Hit(NamedTuple):
 
 
 class StoredHash(NamedTuple):
-    """One hash row of an item."""
+    """One hash row of an item (``repr`` leaves the bits out: reports are sensitive)."""
 
     hash_id: int
     algorithm: str
@@ -140,6 +140,10 @@ class StoredHash(NamedTuple):
     quality: int | None
     region: Region | None
     kind: str
+
+    def __repr__(self) -> str:
+        return (f"StoredHash(hash_id={self.hash_id}, algorithm={self.algorithm!r}, bits=<{len(self.bits)} bytes>, "
+                f"quality={self.quality!r}, region={self.region!r}, kind={self.kind!r})")
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,7 @@ class _IndexState:
         self.origin = origin  # "cache", "rebuilt (<why>)"
         self.max_id = int(index.ids().max()) if len(index) else 0
         self.synced: tuple[int, int] | None = None  # (data_version, local commit counter)
+        self.removals_seen: str | None = None  # meta "removals" at the last full comparison
         self.unsaved = origin != "cache"  # differs from the cache file on disk
 
 
@@ -619,6 +624,10 @@ class Store:
                         f"SELECT hash_id, algorithm FROM hashes WHERE item_id IN ({marks})", chunk):
                     gone.setdefault(algorithm, []).append(hash_id)
                 removed += con.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk).rowcount
+            if removed:
+                # Tells every process's index that ids vanished (adds only need "hash_id > max").
+                con.execute("INSERT INTO meta (key, value) VALUES ('removals', '1') ON CONFLICT (key)"
+                            " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         with self._lock:
             # Removed ids are gone for good (never reused): dropping them now is always right.
             for algorithm, hash_ids in gone.items():
@@ -846,8 +855,15 @@ class Store:
                           (algorithm, state.max_id))
         while rows := cur.fetchmany(65536):
             self._add_rows(state, rows, algorithm)
-        # 2. rows removed (or anything else): compare the id sets when the counts differ
+        # 2. rows removed: compare the id sets when the counts differ, counting only after a
+        # removal (count(*) is a scan) and once after loading
+        row = con.execute("SELECT value FROM meta WHERE key = 'removals'").fetchone()
+        removals = "0" if row is None else str(row[0])
+        if removals == state.removals_seen:
+            state.synced = mark
+            return state
         n_db = con.execute("SELECT count(*) FROM hashes WHERE algorithm = ?", (algorithm,)).fetchone()[0]
+        state.removals_seen = removals
         if n_db != len(index):
             db_ids = np.fromiter((r[0] for r in con.execute(
                 "SELECT hash_id FROM hashes WHERE algorithm = ?", (algorithm,))), np.int64)
