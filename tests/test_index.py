@@ -346,3 +346,231 @@ def test_load_damaged_file_raises(tmp_path, how):
 def test_load_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         HashIndex.load(tmp_path / "nope")
+
+
+# ---------------------------------------------------------------------------------------------
+# the multi-index hashing kernels, C and numpy twin (``impl``), against brute force
+
+
+def layout(bits: int, m: int):
+    base, extra = divmod(bits, m)
+    widths = np.array([base + 1] * extra + [base] * (m - extra), np.int32)
+    starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int32)
+    return starts, widths
+
+
+def kernel_pairs(lims, dist, pos, ids):
+    out = []
+    for a, b in zip(lims[:-1], lims[1:]):
+        out.append(sorted(zip(dist[a:b].tolist(), ids[pos[a:b]].tolist())))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("bits", "m", "t", "radii"),
+    [
+        (256, 16, 31, None),  # the PDQ plan: 16 x 16 bits, 1 flip each
+        (256, 11, 31, None),  # uneven widths (24 and 23 bits), radii 2 and 1
+        (256, 40, 31, None),  # more tables than needed: some skipped (radius -1)
+        (64, 4, 10, None),  # the pHash plan
+        (64, 3, 10, None),
+        (72, 5, 6, None),  # a code size that is not a multiple of 8 bytes, substrings across bytes
+        (64, 4, 10, [8, 0, -1, 3]),  # any radii with sum(r + 1) > t is exact
+    ],
+)
+def test_mih_kernel_exact(impl, bits, m, t, radii):
+    from photomatch.index import _Layout
+
+    xb, ids, xq = planted(bits, t, n_random=1500, n_queries=5, seed=m)
+    starts, widths = layout(bits, m)
+    if radii is None:
+        radii = _Layout(bits, m).radii(t)
+        assert (radii < 0).sum() == max(0, m - t - 1)
+    radii = np.array(radii, np.int32)
+    assert int((radii + 1).sum()) > t
+    handle = impl.mih_build(xb, starts, widths, 2)
+    lims, dist, pos, cand = impl.mih_range_search(handle, xb, xq, radii, t, 2)
+    assert lims.dtype == np.int64 and dist.dtype == np.int32 and pos.dtype == np.int64
+    assert kernel_pairs(lims, dist, pos, ids) == brute_range(xb, ids, xq, t)
+    assert cand >= lims[-1]  # every hit was a candidate; each reported once (checked above)
+    assert impl.mih_memory(handle) >= 4 * m * xb.shape[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_mih_kernel_threads_equal_serial_and_twin(impl, threads):
+    from photomatch import _native_index
+
+    xb, ids, xq = planted(256, 31, n_random=2000, n_queries=9, seed=4)
+    starts, widths = layout(256, 16)
+    radii = np.ones(16, np.int32)
+    h = impl.mih_build(xb, starts, widths, threads)
+    got = impl.mih_range_search(h, xb, xq, radii, 31, threads)
+    twin = _native_index.mih_range_search(_native_index.mih_build(xb, starts, widths, 1), xb, xq, radii, 31, 1)
+    assert np.array_equal(got[0], twin[0]) and got[3] == twin[3]
+    assert kernel_pairs(*got[:3], ids) == kernel_pairs(*twin[:3], ids)
+
+
+def test_mih_kernel_empty_and_one(impl):
+    starts, widths = layout(64, 4)
+    radii = np.array([2, 2, 2, 1], np.int32)
+    empty = np.empty((0, 8), np.uint8)
+    h = impl.mih_build(empty, starts, widths, 1)
+    lims, dist, pos, cand = impl.mih_range_search(h, empty, np.zeros((2, 8), np.uint8), radii, 10, 1)
+    assert lims.tolist() == [0, 0, 0] and dist.size == pos.size == cand == 0
+    one = np.full((1, 8), 0x5A, np.uint8)
+    h = impl.mih_build(one, starts, widths, 1)
+    q = one.copy()
+    q[0, 0] ^= 0b1011  # distance 3
+    lims, dist, pos, _ = impl.mih_range_search(h, one, q, radii, 10, 1)
+    assert lims.tolist() == [0, 1] and dist.tolist() == [3] and pos.tolist() == [0]
+    lims, _, _, _ = impl.mih_range_search(h, one, np.zeros((0, 8), np.uint8), radii, 10, 1)
+    assert lims.tolist() == [0]
+
+
+def test_mih_kernel_rejects_bad_input(impl):
+    codes = np.zeros((10, 8), np.uint8)
+    starts, widths = layout(64, 4)
+    with pytest.raises(ValueError, match="codes"):
+        impl.mih_build(codes.astype(np.int32), starts, widths, 1)
+    with pytest.raises(ValueError, match="codes"):
+        impl.mih_build(codes.ravel(), starts, widths, 1)
+    with pytest.raises(ValueError, match="layout"):
+        impl.mih_build(codes, starts, widths + 40, 1)  # wider than the code / than 24 bits
+    with pytest.raises(ValueError, match="layout"):
+        impl.mih_build(codes, np.array([60], np.int32), np.array([8], np.int32), 1)
+    with pytest.raises(ValueError, match="starts"):
+        impl.mih_build(codes, starts.astype(np.int64), widths, 1)
+    with pytest.raises(ValueError, match="same length"):
+        impl.mih_build(codes, starts, widths[:2], 1)
+    h = impl.mih_build(codes, starts, widths, 1)
+    radii = np.zeros(4, np.int32)
+    with pytest.raises(ValueError, match="codes"):
+        impl.mih_range_search(h, codes[:5], codes, radii, 3, 1)  # fewer rows than indexed
+    with pytest.raises(ValueError, match="queries"):
+        impl.mih_range_search(h, codes, np.zeros((2, 9), np.uint8), radii, 3, 1)
+    with pytest.raises(ValueError, match="radii"):
+        impl.mih_range_search(h, codes, codes, np.zeros(3, np.int32), 3, 1)
+    with pytest.raises(ValueError, match="radii"):
+        impl.mih_range_search(h, codes, codes, np.full(4, -2, np.int32), 3, 1)
+    with pytest.raises(ValueError, match="threshold"):
+        impl.mih_range_search(h, codes, codes, radii, 65, 1)
+    with pytest.raises(TypeError, match="handle"):
+        impl.mih_range_search(object(), codes, codes, radii, 3, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the index end to end on each implementation, and its plan
+
+
+@pytest.fixture
+def index_impl(impl, monkeypatch):
+    """Run HashIndex on the kernels of one implementation."""
+    from photomatch import _accel
+
+    monkeypatch.setattr(_accel, "kernels", impl)
+    return impl
+
+
+@pytest.mark.parametrize(("bits", "t"), CASES)
+def test_mih_index_each_impl_with_tail_and_tombstones(index_impl, bits, t):
+    xb, ids, xq = planted(bits, t, n_random=4000, n_queries=6, seed=21)
+    half = xb.shape[0] // 2
+    index = HashIndex(bits, kind="mih", threads=2)
+    index.add(xb[:half], ids[:half])
+    assert index.build(t) == "mih" and index.kind == "mih"
+    index.add(xb[half:], ids[half:])  # a tail the tables do not cover yet
+    assert as_pairs(*index.range_search(xq, t)) == brute_range(xb, ids, xq, t)
+    gone = ids[::7]  # few enough to stay tombstones (no compaction)
+    assert index.remove(gone) == gone.size
+    keep = ~np.isin(ids, gone)
+    assert as_pairs(*index.range_search(xq, t)) == brute_range(xb[keep], ids[keep], xq, t)
+    assert index.checksum() == codes_checksum(xb[keep], ids[keep])
+    d, i = index.search(xq, 4)
+    assert [list(zip(a.tolist(), b.tolist())) for a, b in zip(d, i)] == brute_knn(xb[keep], ids[keep], xq, 4)
+
+
+def test_plan_auto_flat_small_mih_large():
+    rng = np.random.default_rng(0)
+    small = HashIndex(256)
+    small.add(rng.integers(0, 256, (100, 32), dtype=np.uint8))
+    assert small.kind == "flat"
+    assert HashIndex(256, kind="mih").kind == "flat"  # nothing to index yet
+    forced = HashIndex(256, kind="mih")
+    forced.add(rng.integers(0, 256, (100, 32), dtype=np.uint8))
+    assert forced.kind == "mih"
+    flat = HashIndex(256, kind="flat")
+    flat.add(rng.integers(0, 256, (100, 32), dtype=np.uint8))
+    assert flat.kind == "flat" and flat.build(31) == "flat"
+
+
+@pytest.mark.skipif(not __import__("photomatch")._accel.c_available(), reason="the C extension is not built")
+def test_plan_auto_picks_mih_at_scale_within_memory():
+    from photomatch.index import _best_layout
+
+    rng = np.random.default_rng(0)
+    big = HashIndex(256)
+    big.add(rng.integers(0, 256, (200_000, 32), dtype=np.uint8))
+    assert big.kind == "mih"
+    assert big.build(31) == "mih"
+    raw = 200_000 * (32 + 8)
+    assert big.memory_bytes() <= 3 * raw
+    # Every plan satisfies the pigeonhole bound, and fits its memory budget.
+    for n, bits, t in [(10**6, 256, 31), (10**7, 256, 31), (10**6, 64, 10), (10**5, 256, 0)]:
+        lay = _best_layout(n, bits, t, 2 * n * (bits // 8 + 8))
+        assert int((lay.radii(t) + 1).sum()) > t and lay.memory(n) <= 2 * n * (bits // 8 + 8)
+        assert lay.widths.sum() <= bits and lay.k <= lay.m
+
+
+def test_threshold_change_keeps_results_exact():
+    xb, ids, xq = planted(256, 31, n_random=3000, n_queries=5, seed=8)
+    index = HashIndex(256, kind="mih")
+    index.add(xb, ids)
+    for t in (31, 0, 5, 64, 31, 200):
+        assert as_pairs(*index.range_search(xq, t)) == brute_range(xb, ids, xq, t)
+
+
+# ---------------------------------------------------------------------------------------------
+# property-based round trips
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bits=st.sampled_from([64, 256]),
+    n=st.integers(0, 60),
+    seed=st.integers(0, 2**32 - 1),
+    t=st.integers(0, 40),
+    kind=st.sampled_from(KINDS),
+)
+def test_hypothesis_range_search_matches_brute_force(bits, n, seed, t, kind):
+    rng = np.random.default_rng(seed)
+    nbytes = bits // 8
+    base = rng.integers(0, 256, (max(n, 1), nbytes), dtype=np.uint8)
+    # Near-duplicates of a few codes so small thresholds have something to find.
+    rows = [flip_bits(rng, base[rng.integers(0, base.shape[0])], int(rng.integers(0, 12))) for _ in range(n)]
+    xb = np.array(rows, dtype=np.uint8).reshape(n, nbytes)
+    ids = rng.choice(1000, size=n, replace=False).astype(np.int64)
+    xq = base[:3]
+    index = HashIndex(bits, kind=kind)
+    index.add(xb, ids)
+    assert as_pairs(*index.range_search(xq, t)) == brute_range(xb, ids, xq, t)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(0, 40), seed=st.integers(0, 2**32 - 1), n_remove=st.integers(0, 40))
+def test_hypothesis_save_load_round_trip(tmp_path_factory, n, seed, n_remove):
+    rng = np.random.default_rng(seed)
+    xb = rng.integers(0, 256, (n, 8), dtype=np.uint8)
+    index = HashIndex(64)
+    ids = index.add(xb)
+    index.remove(rng.choice(ids, size=min(n_remove, n), replace=False) if n else [])
+    path = tmp_path_factory.mktemp("rt") / "i.pmi"
+    index.save(path)
+    loaded = HashIndex.load(path)
+    assert sorted(loaded.ids().tolist()) == sorted(index.ids().tolist())
+    assert loaded.checksum() == index.checksum() and len(loaded) == len(index)
+    for a, b in zip(loaded.range_search(xb[:3], 20), index.range_search(xb[:3], 20)):
+        assert np.array_equal(a, b)

@@ -25,7 +25,9 @@ array([10, 11, 12])
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import os
 import struct
 import tempfile
@@ -34,6 +36,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from . import _accel, _native_index
 from .errors import PhotomatchError
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
@@ -196,19 +199,161 @@ def _sort_results(lims: np.ndarray, dist: np.ndarray, ids: np.ndarray) -> tuple[
 
 
 # ---------------------------------------------------------------------------------------------
+# the multi-index hashing plan: how many substrings, how wide, probed within which radius
+
+# Per-query costs in nanoseconds on 2 threads, fitted to runs of benchmarks/bench_index.py and
+# of the kernels on this project's 2-core test machine (only their ratios matter): a FAISS flat
+# comparison per code (growing with the code size); an MIH bucket probe, dearer when the
+# offsets of a table outgrow the L2 cache (w > 16); an MIH candidate check (a random read of
+# one code: memory latency dominates, about 9 flat comparisons); a fixed cost per query.
+_COST_FLAT_PER_CODE = 0.2
+_COST_FLAT_PER_BYTE = 0.028
+_COST_PROBE_SMALL = 5.0
+_COST_PROBE_LARGE = 8.0
+_COST_CANDIDATE = 10.0
+_COST_QUERY = 1000.0
+# MIH must look at least this much cheaper than the flat scan: the model ignores skewed buckets.
+_MIH_MARGIN = 0.5
+# Tables may take at most this multiple of the raw codes + ids (so everything <= 3x raw)...
+_MEMORY_FACTOR = 2.0
+# ...except that a forced "mih" may always use this much.
+_FORCED_MIN_BUDGET = 8 << 20
+# Re-plan instead of reusing a structure built for another threshold when it costs this much more.
+_REPLAN_FACTOR = 1.5
+_DEFAULT_THRESHOLD = {256: 31, 64: 10}
+
+
+class _Layout:
+    """The substrings that get a table: the first k of m near-equal slices of the code.
+
+    Any set of disjoint substrings is exact when probed with radii summing (each + 1) above the
+    threshold, so when m slices are more than the threshold needs, only k of them are built.
+    """
+
+    def __init__(self, bits: int, m: int, k: int | None = None) -> None:
+        k = m if k is None else k
+        base, extra = divmod(bits, m)
+        widths = [base + 1] * extra + [base] * (m - extra)  # wider first: smaller buckets
+        starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
+        self.m, self.k = m, k
+        self.widths = np.array(widths[:k], np.int32)
+        self.starts = starts[:k].astype(np.int32)
+        self.key = (bits, m, k)
+
+    def radii(self, t: int) -> np.ndarray:
+        """Per-table radii with sum(r + 1) = t + 1 > t (the pigeonhole bound, exactly).
+
+        A radius as wide as its substring probes every value, so capping keeps it exact.
+        """
+        q, rem = divmod(t + 1, self.k)
+        r = np.full(self.k, q - 1, np.int64)
+        r[:rem] = q
+        return np.minimum(r, self.widths).astype(np.int32)
+
+    def memory(self, n: int) -> int:
+        return 4 * (self.k * n + int(sum((1 << int(w)) + 1 for w in self.widths)))
+
+    def cost(self, n: int, t: int) -> float:
+        """Expected ns per query for n uniformly random codes."""
+        return _mih_cost(self, n, t)
+
+
+def _flat_cost(n: int, nbytes: int) -> float:
+    return n * (_COST_FLAT_PER_CODE + _COST_FLAT_PER_BYTE * nbytes)
+
+
+def _layout_cost(n: int, bits: int, t: int, m: int, k: int) -> tuple[float, int]:
+    """(ns per query, table bytes) of _Layout(bits, m, k) at threshold t, in O(1).
+
+    The k tables come in at most four (width, radius) groups: widths base+1 then base, radii
+    q then q-1 (see _Layout), so the sum is over groups rather than tables.
+    """
+    base, extra = divmod(bits, m)
+    q, rem = divmod(t + 1, k)
+    cost, memory = 0.0, 4 * k * n
+    cuts = sorted({0, min(extra, k), min(rem, k), k})
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        count = hi - lo
+        if count <= 0:
+            continue
+        w = base + 1 if lo < extra else base
+        r = min(q if lo < rem else q - 1, w)
+        memory += count * 4 * ((1 << w) + 1)
+        if r >= 0:
+            probe = _COST_PROBE_SMALL if w <= 16 else _COST_PROBE_LARGE
+            cost += count * _PROBES[w][r] * (probe + _COST_CANDIDATE * n / (1 << w))
+    return cost, memory
+
+
+# _PROBES[w][r]: how many w-bit values lie within r flips of one.
+_PROBES = [[sum(math.comb(w, j) for j in range(r + 1)) for r in range(w + 1)] for w in range(_native_index.MAX_WIDTH + 1)]
+
+
+def _plan_size(n: int) -> int:
+    """n rounded up on a geometric grid (ratio 2**(1/8)): plans barely change between neighbours,
+    and rounding lets them be cached while entries are added one at a time."""
+    if n <= 64:
+        return n
+    return int(math.ceil(2 ** (math.ceil(8 * math.log2(n)) / 8)))
+
+
+@functools.lru_cache(maxsize=256)
+def _best_layout(n: int, bits: int, t: int, budget: int) -> _Layout | None:
+    """The cheapest layout for threshold t whose tables fit the memory budget, if any."""
+    best, best_cost = None, math.inf
+    for m in range(max(1, -(-bits // _native_index.MAX_WIDTH)), min(_native_index.MAX_TABLES, bits) + 1):
+        # Tables beyond t + 1 would get radius -1: never worth building.
+        for k in range(1, min(m, t + 1) + 1):
+            c, memory = _layout_cost(n, bits, t, m, k)
+            if memory <= budget and c < best_cost:
+                best, best_cost = (m, k), c
+    return None if best is None else _Layout(bits, *best)
+
+
+def _mih_cost(layout: _Layout, n: int, t: int) -> float:
+    return _COST_QUERY + _layout_cost(n, layout.key[0], t, layout.m, layout.k)[0]
+
+
+class _Mih:
+    """A built MIH structure: the kernel module that built it, its handle, layout and extent."""
+
+    def __init__(self, kernels: Any, handle: Any, layout: _Layout, n_built: int) -> None:
+        self.kernels, self.handle, self.layout, self.n_built = kernels, handle, layout, n_built
+
+    def memory(self) -> int:
+        return int(self.kernels.mih_memory(self.handle))
+
+
+def _merge(nq: int, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    """Concatenate per-query results of several (lims, dist, pos) parts, grouped by query."""
+    if len(parts) == 1:
+        return parts[0]
+    qidx = np.concatenate([np.repeat(np.arange(nq), np.diff(lims)) for lims, _, _ in parts])
+    dist = np.concatenate([d for _, d, _ in parts])
+    pos = np.concatenate([p for _, _, p in parts])
+    order = np.argsort(qidx, kind="stable")
+    lims = np.zeros(nq + 1, np.int64)
+    np.cumsum(np.bincount(qidx, minlength=nq), out=lims[1:])
+    return lims, dist[order], pos[order]
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 class HashIndex:
     """An exact Hamming index of packed binary codes with int64 ids.
 
     ``bits`` is the code length (256 for PDQ, 64 for pHash; any positive multiple of 8 works).
-    ``kind`` is ``"auto"`` (flat below a size, multi-index hashing above), ``"flat"`` or
-    ``"mih"``. Results never depend on ``kind``; only speed and memory do.
+    ``kind`` is ``"auto"`` (the FAISS flat scan for small indexes, multi-index hashing when a
+    cost model says it is at least twice as fast within the memory budget), ``"flat"`` or
+    ``"mih"``. Results never depend on ``kind``; only speed and memory do. ``threads`` caps the
+    threads of a multi-index query batch (default: the CPU count, at most 8).
 
     Ids are unique: adding an id that is already present raises ``ValueError``. Default ids
     continue from the highest id ever added (removed ids are not reused, so a stale reference
-    can never point at a new entry). Not safe for concurrent mutation from several threads;
-    concurrent queries are fine.
+    can never point at a new entry). Removal marks entries dead (tombstones) and compacts when
+    a quarter are dead. Not safe for concurrent mutation from several threads; concurrent
+    queries are fine.
 
     >>> import numpy as np
     >>> index = HashIndex(bits=256)
@@ -222,17 +367,24 @@ class HashIndex:
     ([[0], [0]], [[0], [1]])
     """
 
-    def __init__(self, bits: int = 256, *, kind: str = "auto") -> None:
+    def __init__(self, bits: int = 256, *, kind: str = "auto", threads: int | None = None) -> None:
         self._bits = _check_bits(bits)
         self._nbytes = self._bits // 8
         if kind not in KINDS:
             msg = f"kind must be one of {KINDS}, got {kind!r}"
             raise ValueError(msg)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            msg = f"threads must be a positive int or None, got {threads!r}"
+            raise ValueError(msg)
         self._kind_requested = kind
+        self._threads = threads if threads is not None else max(1, min(8, os.cpu_count() or 1))
+        # Rows [0, _n) of the buffers are used; a dead row (removed entry) has id -1.
         self._codes_buf = np.empty((0, self._nbytes), np.uint8)
         self._ids_buf = np.empty(0, np.int64)
         self._n = 0
+        self._n_dead = 0
         self._next_id = 0
+        self._mih: _Mih | None = None
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -243,36 +395,50 @@ class HashIndex:
 
     @property
     def kind(self) -> str:
-        """The structure that answers queries now: ``"flat"`` or ``"mih"``."""
-        if self._kind_requested == "auto":
-            return "flat"
-        return self._kind_requested
+        """The structure that answers queries now: ``"flat"`` or ``"mih"``.
+
+        For ``kind="auto"`` this is the choice at the usual threshold of the code size (31 for
+        256 bits, 10 for 64); a query at another threshold may choose differently.
+        """
+        t = _DEFAULT_THRESHOLD.get(self._bits, self._bits // 8)
+        return "mih" if self._plan(t) is not None else "flat"
 
     def __len__(self) -> int:
-        return self._n
+        return self._n - self._n_dead
 
     def __repr__(self) -> str:
-        return f"HashIndex(bits={self._bits}, kind={self._kind_requested!r}, n={self._n})"
+        return f"HashIndex(bits={self._bits}, kind={self._kind_requested!r}, n={len(self)})"
 
     @property
-    def _codes(self) -> np.ndarray:
+    def _rows(self) -> np.ndarray:
         return self._codes_buf[: self._n]
 
     @property
-    def _ids(self) -> np.ndarray:
+    def _row_ids(self) -> np.ndarray:
         return self._ids_buf[: self._n]
+
+    def _live(self) -> np.ndarray | slice:
+        return slice(None) if self._n_dead == 0 else self._row_ids >= 0
 
     def ids(self) -> np.ndarray:
         """A copy of every stored id, in storage order."""
-        return self._ids.copy()
+        return self._row_ids[self._live()].copy()
 
     def codes(self) -> np.ndarray:
         """A copy of every stored code, aligned with :meth:`ids`."""
-        return self._codes.copy()
+        return self._rows[self._live()].copy()
 
     def checksum(self) -> int:
         """The order-independent checksum of the (id, code) set; see :func:`codes_checksum`."""
-        return codes_checksum(self._codes, self._ids, bits=self._bits)
+        live = self._live()
+        return codes_checksum(self._rows[live], self._row_ids[live], bits=self._bits)
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the codes, ids and search structure (buffers as allocated)."""
+        total = self._codes_buf.nbytes + self._ids_buf.nbytes
+        if self._mih is not None:
+            total += self._mih.memory()
+        return total
 
     # -- mutation ------------------------------------------------------------------------------
 
@@ -281,11 +447,11 @@ class HashIndex:
         cap = self._ids_buf.shape[0]
         if need <= cap:
             return
-        new_cap = max(need, cap + cap // 2, 16)
+        new_cap = max(need, cap + cap // 2, 16) if cap else need
         codes = np.empty((new_cap, self._nbytes), np.uint8)
-        codes[: self._n] = self._codes
+        codes[: self._n] = self._rows
         ids = np.empty(new_cap, np.int64)
-        ids[: self._n] = self._ids
+        ids[: self._n] = self._row_ids
         self._codes_buf, self._ids_buf = codes, ids
 
     def add(self, codes: Any, ids: Any = None) -> np.ndarray:
@@ -316,7 +482,7 @@ class HashIndex:
                 msg = "ids contains duplicates"
                 raise ValueError(msg)
             if n and self._n:
-                clash = np.isin(new_ids, self._ids)
+                clash = np.isin(new_ids, self._row_ids)
                 if clash.any():
                     msg = f"ids already in the index: {new_ids[clash][:5].tolist()}"
                     raise ValueError(msg)
@@ -327,7 +493,8 @@ class HashIndex:
         self._ids_buf[self._n : self._n + n] = new_ids
         self._n += n
         self._next_id = max(self._next_id, int(new_ids.max()) + 1)
-        self._invalidate()
+        # The MIH tables keep covering rows [0, n_built); newer rows are scanned flat until the
+        # tail is worth a rebuild (see _range).
         return new_ids
 
     def remove(self, ids: Any) -> int:
@@ -340,22 +507,115 @@ class HashIndex:
         (2, 1)
         """
         gone = _as_ids(ids)
-        if gone.size == 0 or self._n == 0:
+        gone = gone[gone >= 0]  # -1 marks dead rows: never match it
+        if gone.size == 0 or len(self) == 0:
             return 0
-        keep = ~np.isin(self._ids, gone)
-        removed = int(self._n - keep.sum())
+        hit = np.isin(self._row_ids, gone)
+        removed = int(hit.sum())
         if removed:
-            k = self._n - removed
-            self._codes_buf[:k] = self._codes[keep]
-            self._ids_buf[:k] = self._ids[keep]
-            self._n = k
-            self._invalidate()
+            self._row_ids[hit] = -1
+            self._n_dead += removed
+            if self._n_dead * 4 > self._n:
+                self._compact()
         return removed
 
-    def _invalidate(self) -> None:
-        """Forget derived structures after a mutation."""
+    def _compact(self) -> None:
+        """Drop dead rows; row positions change, so the MIH tables go too."""
+        live = self._row_ids >= 0
+        k = int(live.sum())
+        self._codes_buf[:k] = self._rows[live]
+        self._ids_buf[:k] = self._row_ids[live]
+        self._n, self._n_dead = k, 0
+        self._mih = None
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def _mih_kernels(self) -> Any:
+        return _accel.kernels
+
+    def _plan(self, t: int) -> _Layout | None:
+        """The MIH layout to use for threshold t, or None for the flat scan."""
+        if self._kind_requested == "flat" or self._n == 0:
+            return None
+        n = _plan_size(self._n)
+        raw = n * (self._nbytes + 8)
+        forced = self._kind_requested == "mih"
+        if not forced and _accel.IMPLEMENTATION != "c":
+            return None  # the numpy twin is a specification, not a fast path: FAISS is faster
+        budget = int(_MEMORY_FACTOR * raw)
+        if forced:
+            budget = max(budget, _FORCED_MIN_BUDGET)
+        best = _best_layout(n, self._bits, t, budget)
+        if best is None:
+            if not forced:
+                return None
+            best = _best_layout(n, self._bits, t, 1 << 62)
+        if not forced and best.cost(n, t) > _MIH_MARGIN * _flat_cost(n, self._nbytes):
+            return None
+        cur = self._mih
+        if cur is not None and cur.layout.key != best.key:
+            # Reuse the built tables unless the new plan is clearly cheaper (thresholds vary).
+            if cur.layout.cost(n, t) <= _REPLAN_FACTOR * best.cost(n, t):
+                return cur.layout
+        return best
+
+    def _ensure_mih(self, layout: _Layout) -> _Mih:
+        cur = self._mih
+        kernels = self._mih_kernels()
+        tail = self._n - cur.n_built if cur is not None else 0
+        stale = (
+            cur is None
+            or cur.layout.key != layout.key
+            or cur.kernels is not kernels
+            or tail > max(4096, cur.n_built // 32)
+        )
+        if stale:
+            self._mih = None  # free the old tables before building the new ones
+            handle = kernels.mih_build(self._rows, layout.starts, layout.widths, self._threads)
+            self._mih = _Mih(kernels, handle, layout, self._n)
+        return self._mih
+
+    def build(self, threshold: int | None = None) -> str:
+        """Build the search structure for ``threshold`` now rather than at the first query.
+
+        Returns the kind chosen (``"flat"`` or ``"mih"``).
+        """
+        t = _DEFAULT_THRESHOLD.get(self._bits, self._bits // 8) if threshold is None else threshold
+        t = _check_threshold(t, self._bits)
+        layout = self._plan(t)
+        if layout is None:
+            return "flat"
+        self._ensure_mih(layout)
+        return "mih"
 
     # -- queries -------------------------------------------------------------------------------
+
+    def _range(self, xq: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unsorted (lims, dist, rows) of every live row within t of each query."""
+        nq = xq.shape[0]
+        parts = []
+        start = 0
+        layout = self._plan(t)
+        if layout is not None:
+            mih = self._ensure_mih(layout)
+            threads = self._threads if nq >= 16 else 1  # thread start-up outweighs tiny batches
+            lims, dist, pos, _ = mih.kernels.mih_range_search(
+                mih.handle, self._rows, xq, layout.radii(t), t, threads
+            )
+            parts.append((lims, dist, pos))
+            start = mih.n_built
+        if start < self._n:
+            lims, dist, pos = _flat_range(self._rows[start:], xq, t)
+            parts.append((lims, dist, pos + start))
+        lims, dist, pos = _merge(nq, parts)
+        if self._n_dead:
+            alive = self._row_ids[pos] >= 0
+            if not alive.all():
+                qidx = np.repeat(np.arange(nq), np.diff(lims))[alive]
+                lims = np.zeros(nq + 1, np.int64)
+                np.cumsum(np.bincount(qidx, minlength=nq), out=lims[1:])
+                dist, pos = dist[alive], pos[alive]
+        return lims, dist, pos
 
     def range_search(self, codes: Any, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every stored code within ``threshold`` (inclusive) of each query.
@@ -374,10 +634,10 @@ class HashIndex:
         xq = _as_codes(codes, self._nbytes)
         t = _check_threshold(threshold, self._bits)
         nq = xq.shape[0]
-        if self._n == 0 or nq == 0:
+        if len(self) == 0 or nq == 0:
             return np.zeros(nq + 1, np.int64), np.empty(0, np.int32), np.empty(0, np.int64)
-        lims, dist, pos = _flat_range(self._codes, xq, t)
-        dist, ids = _sort_results(lims, dist, self._ids[pos])
+        lims, dist, pos = self._range(xq, t)
+        dist, ids = _sort_results(lims, dist.astype(np.int32, copy=False), self._row_ids[pos])
         return lims, dist, ids
 
     def search(self, codes: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -401,26 +661,32 @@ class HashIndex:
         nq = xq.shape[0]
         out_d = np.full((nq, k), -1, np.int32)
         out_i = np.full((nq, k), -1, np.int64)
-        if self._n == 0 or nq == 0:
+        n_live = len(self)
+        if n_live == 0 or nq == 0:
             return out_d, out_i
-        kk = min(k, self._n)
-        d, _ = faiss.knn_hamming(xq, self._codes, kk)
-        # The k-th distance bounds the answer; a range search at it returns every tie, which we
-        # then order by (distance, id), so the answer does not depend on FAISS's tie-breaking.
-        kth = d[:, kk - 1].astype(np.int64)
-        for radius in np.unique(kth):
-            rows = np.flatnonzero(kth == radius)
-            lims, dist, ids = self._range_rows(xq[rows], int(radius))
-            for j, row in enumerate(rows):
-                a, b = lims[j], min(lims[j + 1], lims[j] + kk)
-                out_d[row, : b - a] = dist[a:b]
-                out_i[row, : b - a] = ids[a:b]
+        kk = min(k, n_live)
+        # FAISS's k-th distance over all rows (dead ones included) is a lower bound of the answer's
+        # radius; range searches from there return every tie, which we order by (distance, id),
+        # so the answer does not depend on FAISS's tie-breaking. Dead rows may push the radius up.
+        d, _ = faiss.knn_hamming(xq, self._rows, min(kk, self._n))
+        radius = d[:, min(kk, self._n) - 1].astype(np.int64)
+        todo = np.arange(nq)
+        while todo.size:
+            again = []
+            for r in np.unique(radius[todo]):
+                rows = todo[radius[todo] == r]
+                lims, dist, ids = self.range_search(xq[rows], int(r))
+                for j, row in enumerate(rows):
+                    a, b = int(lims[j]), int(lims[j + 1])
+                    if b - a < kk and r < self._bits:
+                        again.append(row)
+                        continue
+                    b = min(b, a + kk)
+                    out_d[row, : b - a] = dist[a:b]
+                    out_i[row, : b - a] = ids[a:b]
+            todo = np.array(again, dtype=np.int64)
+            radius[todo] = np.minimum(self._bits, radius[todo] * 2 + 1)
         return out_d, out_i
-
-    def _range_rows(self, xq: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lims, dist, pos = _flat_range(self._codes, xq, t)
-        dist, ids = _sort_results(lims, dist, self._ids[pos])
-        return lims, dist, ids
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -437,9 +703,10 @@ class HashIndex:
         """
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
-        header = self._HEADER.pack(self._MAGIC, self._VERSION, self._bits, self._n, self._next_id)
-        ids = np.ascontiguousarray(self._ids, dtype="<i8")
-        codes = np.ascontiguousarray(self._codes)
+        live = self._live()
+        header = self._HEADER.pack(self._MAGIC, self._VERSION, self._bits, len(self), self._next_id)
+        ids = np.ascontiguousarray(self._row_ids[live], dtype="<i8")
+        codes = np.ascontiguousarray(self._rows[live])
         digest = hashlib.sha256()
         # numpy arrays are buffers: hash and write them without copying (1e7 codes is 320 MB).
         for part in (header, ids, codes):
@@ -464,7 +731,7 @@ class HashIndex:
         _fsync_dir(folder)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, kind: str = "auto") -> HashIndex:
+    def load(cls, path: str | os.PathLike[str], *, kind: str = "auto", threads: int | None = None) -> HashIndex:
         """Read an index written by :meth:`save`; raise :class:`IndexFileError` if it is damaged.
 
         A missing file raises ``FileNotFoundError``.
@@ -493,7 +760,7 @@ class HashIndex:
         codes = np.frombuffer(data, np.uint8, n * nbytes, hsize + 8 * n).reshape(n, nbytes).copy()
         if n and (ids.min() < 0 or np.unique(ids).shape[0] != n or ids.max() >= next_id):
             raise IndexFileError(path, "invalid ids (negative, duplicated or above the next id)")
-        index = cls(bits, kind=kind)
+        index = cls(bits, kind=kind, threads=threads)
         index._codes_buf, index._ids_buf, index._n, index._next_id = codes, ids, n, next_id
         return index
 
