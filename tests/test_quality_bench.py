@@ -273,3 +273,87 @@ def test_run_writes_results_and_reuses_its_cache(tmp_path, photo_dir):
     again = runner.run(runner.Config(**{**cfg.__dict__, "systems": ["pdqhash"]}))
     assert again["config"]["copies_generated"] == 0
     assert again["outcomes"][0].answers == result["outcomes"][0].answers
+
+
+def test_cli(tmp_path, photo_dir, capsys):
+    pytest.importorskip("pdqhash")
+    from benchmarks.quality.__main__ import main
+
+    out = tmp_path / "cli"
+    args = ["--images", str(photo_dir), "--out", str(out), "--reported", "3", "--workers", "1", "--quiet"]
+    assert main([*args, "--systems", "pdqhash", "pdqhash-dihedral", "--alterations", "original,flip_h"]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert list(summary["systems"]) == ["pdqhash", "pdqhash-dihedral"]
+    assert summary["config"]["alterations"] == ["original", "flip_h"] and summary["config"]["reported"] == 3
+    assert summary["systems"]["pdqhash-dihedral"]["per_alteration"]["flip_h"]["n_reported"] == 3
+    assert "| flip_h |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*args, "--systems", "nosuch"])
+    assert "unknown system 'nosuch'" in capsys.readouterr().err
+
+
+class FakeMatcher:
+    """Stands in for photomatch.Matcher (same calls): labels kept in a JSON 'store', matched by a tiny thumbnail."""
+
+    def __init__(self, path, **kwargs):
+        self.path = Path(path)
+        self.items = json.loads(self.path.read_text()) if self.path.exists() else []
+
+    @staticmethod
+    def _thumb(image):
+        if not isinstance(image, Image.Image):
+            with Image.open(image) as im:
+                image = im.convert("RGB")
+        return np.asarray(image.convert("L").resize((8, 8), Image.Resampling.BOX), float).ravel().tolist()
+
+    def add(self, images, *, label=None):
+        for im in images:
+            self.items.append([label, self._thumb(im)])
+        self.path.write_text(json.dumps(self.items))
+        return list(range(len(self.items) - len(images), len(self.items)))
+
+    def match(self, image, *, mode="robust"):
+        from types import SimpleNamespace
+
+        if mode not in ("fast", "robust"):
+            msg = f"bad mode {mode}"
+            raise ValueError(msg)
+        t = np.array(self._thumb(image))
+        return [SimpleNamespace(id=i, label=lab, distance=0, verified=False, region=None) for i, (lab, th) in enumerate(self.items) if np.abs(t - th).mean() < 4]
+
+    def close(self):
+        pass
+
+
+def test_photomatch_adapter_serial_and_parallel(tmp_path, photo_dir, monkeypatch):
+    import photomatch
+
+    monkeypatch.setattr(photomatch, "Matcher", FakeMatcher, raising=False)
+    answers = []
+    for workers in (1, 2):  # 2: worker processes reopen the store (fork inherits the fake)
+        cfg = runner.Config(images=photo_dir, out=tmp_path / f"w{workers}", reported=3, systems=["photomatch-fast"], alterations=["original", "resize_0.5", "flip_h"], workers=workers, progress=False)
+        result = runner.run(cfg)
+        [o] = result["outcomes"]
+        assert o.available and o.errors == 0, o.reason
+        m = runner.metrics(result["queries"], o, cfg.alterations)["per_alteration"]
+        assert m["original"]["recall"] == 1.0 and m["original"]["fmr"] == 0.0 and m["flip_h"]["recall"] < 1.0
+        answers.append(o.answers)
+    assert answers[0] == answers[1]
+
+    class NoMode(FakeMatcher):
+        def match(self, image):
+            return []
+
+    monkeypatch.setattr(photomatch, "Matcher", NoMode)
+    ok, reason = systems.make_system("photomatch-robust", tmp_path).available()
+    assert not ok and "mode=" in reason
+
+    class Raises(FakeMatcher):
+        def match(self, image, *, mode="robust"):
+            msg = "index missing"
+            raise RuntimeError(msg)
+
+    monkeypatch.setattr(photomatch, "Matcher", Raises)
+    cfg = runner.Config(images=photo_dir, out=tmp_path / "r", reported=3, systems=["photomatch-robust"], alterations=["original", "resize_0.5", "flip_h", "grey", "blur_r2", "crop_90", "crop_70"], workers=1, progress=False)
+    [o] = runner.run(cfg)["outcomes"]
+    assert not o.available and "every query raised" in o.reason and "index missing" in o.reason

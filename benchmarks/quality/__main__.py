@@ -28,8 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="folder for results.json, results.md, recall.png and the cache")
     p.add_argument("--reported", type=int, default=150, help="photos reported (the rest are distractors); default 150")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and of the alterations; default 0")
-    p.add_argument("--systems", type=_names, default=list(SYSTEM_NAMES), help=f"comma-separated, default all: {','.join(SYSTEM_NAMES)}")
-    p.add_argument("--alterations", type=_names, default=list(alt.ALTERATIONS), help=f"comma-separated subset, default all: {','.join(alt.ALTERATIONS)}")
+    p.add_argument("--systems", nargs="+", type=_names, default=[list(SYSTEM_NAMES)], help=f"names, comma- or space-separated; default all: {','.join(SYSTEM_NAMES)}")
+    p.add_argument("--alterations", nargs="+", type=_names, default=[list(alt.ALTERATIONS)], help=f"subset, comma- or space-separated; default all: {','.join(alt.ALTERATIONS)}")
     p.add_argument("--limit-reported", type=int, default=None, help="query only the first N reported photos (quick runs; the index holds them only)")
     p.add_argument("--limit-distractors", type=int, default=None, help="query only the first N distractors (quick runs)")
     p.add_argument("--workers", type=int, default=2, help="processes for altered copies and peer hashing; default 2")
@@ -52,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=args.out,
         reported=args.reported,
         seed=args.seed,
-        systems=args.systems,
-        alterations=args.alterations,
+        systems=[n for group in args.systems for n in group],
+        alterations=[n for group in args.alterations for n in group],
         limit_reported=args.limit_reported,
         limit_distractors=args.limit_distractors,
         workers=args.workers,

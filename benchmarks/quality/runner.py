@@ -162,6 +162,23 @@ def _hash(task: tuple[str, Path, Sequence[tuple[str, bool]]]) -> tuple[str, dict
     return key, out
 
 
+def _query_one(s: System, alteration: str, photo_id: str, path: Path) -> tuple[tuple[str, str], list[str], float, str | None]:
+    img = alt.load_rgb(path)
+    t0 = time.perf_counter()
+    try:
+        ids, err = [str(i) for i in s.query(img)], None
+    except Exception as exc:  # counted as "no match" and reported: the library under test may be unfinished
+        ids, err = [], f"{type(exc).__name__}: {exc}"
+    return (alteration, photo_id), ids, time.perf_counter() - t0, err
+
+
+def _query_worker(task: tuple[Any, str, str, Path]) -> tuple[tuple[str, str], list[str], float, str | None]:
+    from .systems import reopen
+
+    spec, alteration, photo_id, path = task
+    return _query_one(reopen(spec), alteration, photo_id, path)
+
+
 def _pool_map(fn, tasks: list, workers: int, desc: str, progress: bool) -> Iterable:
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress or not tasks, file=sys.stderr, smoothing=0.05)
     try:
@@ -319,18 +336,19 @@ def run(cfg: Config) -> dict[str, Any]:
             continue
         sample = sample_for(s)
         o.sampled = cfg.sample_slow if s.slow and cfg.sample_slow >= 0 else None
-        for q in tqdm(sample, desc=s.name, disable=not cfg.progress, file=sys.stderr, smoothing=0.05):
-            img = alt.load_rgb(q.path)
-            t1 = time.perf_counter()
-            try:
-                ids = [str(i) for i in s.query(img)]
-            except Exception as exc:  # counted as "no match" and reported
-                ids = []
+        spec = s.reopen_spec()
+        if spec is not None and cfg.workers > 1:
+            # Each worker reopens the built store once; every query is timed where it runs.
+            tasks = [(spec, q.alteration, q.photo_id, q.path) for q in sample]
+            results = _pool_map(_query_worker, tasks, cfg.workers, s.name, cfg.progress)
+        else:
+            results = (_query_one(s, q.alteration, q.photo_id, q.path) for q in tqdm(sample, desc=s.name, disable=not cfg.progress, file=sys.stderr, smoothing=0.05))
+        for key, ids, secs, err in results:
+            o.answers[key], o.seconds[key] = ids, secs
+            if err is not None:
                 o.errors += 1
                 if len(o.error_examples) < 5:
-                    o.error_examples.append(f"{q.alteration}/{q.photo_id}: {type(exc).__name__}: {exc}")
-            o.seconds[(q.alteration, q.photo_id)] = time.perf_counter() - t1
-            o.answers[(q.alteration, q.photo_id)] = ids
+                    o.error_examples.append(f"{key[0]}/{key[1]}: {err}")
             if o.errors >= 20 and o.errors == len(o.answers):  # broken, not unlucky: report it as such
                 o.available, o.reason = False, f"every query raised, e.g. {o.error_examples[0]}"
                 break

@@ -51,6 +51,10 @@ class System:
     def close(self) -> None:
         """Release resources (stores, files)."""
 
+    def reopen_spec(self) -> Any | None:
+        """After ``build``: a picklable recipe for :func:`reopen` in a worker process, or None (in-process only)."""
+        return None
+
 
 class HashSystem(System):
     """A system that hashes a whole query image once and looks the hash up (parallelisable, cacheable)."""
@@ -202,6 +206,7 @@ class PhotomatchSystem(System):
         self.note = f'photomatch.Matcher.match(image, mode="{mode}") with the library defaults'
         self.workdir = workdir
         self._matcher: Any = None
+        self._store: Path | None = None
 
     def available(self) -> tuple[bool, str]:
         try:
@@ -228,9 +233,18 @@ class PhotomatchSystem(System):
         folder = self.workdir / self.name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, mode=0o700)
-        self._matcher = photomatch.Matcher(folder / "store.sqlite")
+        self._store = folder / "store.sqlite"
+        self._matcher = photomatch.Matcher(self._store)
         for rid, path in reported:
             self._matcher.add([path], label=rid)
+
+    def reopen_spec(self) -> Any | None:
+        return ("photomatch", self.mode, str(self._store)) if self._matcher is not None else None
+
+    def _open(self, store: str) -> None:
+        import photomatch
+
+        self._matcher = photomatch.Matcher(store)
 
     def query(self, image: Image.Image) -> list[str]:
         return [str(m.label) for m in self._matcher.match(image, mode=self.mode)]
@@ -240,6 +254,22 @@ class PhotomatchSystem(System):
         if callable(close):
             close()
         self._matcher = None
+
+
+_REOPENED: dict[Any, System] = {}
+
+
+def reopen(spec: Any) -> System:
+    """The built system a ``reopen_spec()`` describes, opened once per worker process."""
+    if spec not in _REOPENED:
+        kind, mode, store = spec
+        if kind != "photomatch":
+            msg = f"cannot reopen a system of kind {kind!r}"
+            raise ValueError(msg)
+        s = PhotomatchSystem(mode)
+        s._open(store)
+        _REOPENED[spec] = s
+    return _REOPENED[spec]
 
 
 SYSTEM_NAMES = ("photomatch-robust", "photomatch-fast", "pdqhash", "pdqhash-dihedral", "imagehash-phash", "imagehash-crop-resistant")
