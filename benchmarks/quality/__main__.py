@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--sample-slow",
         type=int,
         default=25,
-        help="slow systems (imagehash-crop-resistant, ~0.5 s per image) run on the first N reported and N distractor copies of each alteration; 0 skips them, -1 runs all; default 25",
+        help="slow systems (imagehash-crop-resistant, ~0.5 s per image) run on the copies of N reported and N distractor photos (a seeded draw, the same for every alteration); 0 skips them, -1 runs all; default 25",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)

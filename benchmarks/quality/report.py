@@ -90,7 +90,7 @@ def markdown(summary: dict[str, Any]) -> str:
             continue
         extra = ""
         if s["sampled_per_alteration"] is not None:
-            extra += f" Slow: queried on the first {s['sampled_per_alteration']} reported and {s['sampled_per_alteration']} distractor copies of each alteration only (--sample-slow)."
+            extra += f" Slow: queried only on the copies of {s['sampled_per_alteration']} reported and {s['sampled_per_alteration']} distractor photos (a seeded draw, the same for every alteration; --sample-slow)."
         if s["errors"]:
             extra += f" {s['errors']} queries raised (counted as no match), e.g. {s['error_examples'][0]}."
         lines.append(f"- `{name}`: {s['note']}; index built in {s['build_seconds']:.1f} s.{extra}")

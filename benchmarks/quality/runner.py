@@ -270,14 +270,13 @@ def run(cfg: Config) -> dict[str, Any]:
     def sample_for(s: System) -> list[Query]:
         if not s.slow or cfg.sample_slow < 0:
             return queries
-        # The first N reported and N distractor copies of each alteration (sorted ids: deterministic).
-        keep, seen = [], {}
-        for q in queries:
-            k = (q.alteration, q.reported)
-            if seen.get(k, 0) < cfg.sample_slow:
-                keep.append(q)
-                seen[k] = seen.get(k, 0) + 1
-        return keep
+        # The same N reported and N distractor photos for every alteration, drawn by a seeded hash of
+        # their ids (sorted ids would favour whichever source sorts first).
+        chosen = set()
+        for group in (reported, distractors):
+            ranked = sorted(group, key=lambda p: hashlib.sha256(f"{cfg.seed}\0sample\0{p[0]}".encode()).digest())
+            chosen.update(pid for pid, _ in ranked[: cfg.sample_slow])
+        return [q for q in queries if q.photo_id in chosen]
 
     # 3. peers: hash every needed file once per system (parallel, cached), then look up in-process.
     caches = {s.name: _load_cache(root / "hashes" / f"{s.name}.pkl") for s, o in hash_systems if o.available}
