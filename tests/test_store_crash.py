@@ -55,10 +55,11 @@ def read_log(path):
     except FileNotFoundError:
         return []
     # a line without its newline is still being written: ignore it
-    return [tuple(map(int, line.split())) for line in data.split("\n")[:-1]]
+    return [tuple(map(int, line.split())) for line in data.split("\n")[:-1] if line[0] not in "rR"]
 
 mode, path, log = sys.argv[1], sys.argv[2], sys.argv[3]
 worker, start, stop_at = int(sys.argv[5]), int(sys.argv[6]), time.time() + float(sys.argv[7])
+removals = mode == "add" and sys.argv[9:] == ["removals"]
 store = Store(path, timeout=float(sys.argv[8]))
 stats = {"ops": 0, "locked": 0, "max_op_s": 0.0, "violations": 0, "found": 0}
 print("ready", flush=True)
@@ -94,6 +95,10 @@ if mode == "add":
         step += len(steps)
         if ids is not None:
             os.write(fd, "".join(f"{i} {worker} {s}\n" for i, s in zip(ids, steps)).encode())
+        if ids is not None and removals and r < 0.04:  # now and then remove what was just added
+            os.write(fd, f"r {ids[0]}\n".encode())  # intent: may or may not be applied if killed
+            if timed(store.remove, [ids[0]]) is not None:
+                os.write(fd, f"R {ids[0]}\n".encode())
         if r > 0.93:
             timed(store.search, "pdq", codes(worker, step - 1)[0], 31)  # keeps the index loaded and in sync
         elif r > 0.90:
@@ -125,10 +130,19 @@ def codes(worker: int, step: int) -> tuple[bytes, bytes]:
     return rng.integers(0, 256, 32, dtype=np.uint8).tobytes(), rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
 
 
-def read_log(path: Path) -> list[tuple[int, int, int]]:
-    if not path.exists():
-        return []
-    return [tuple(map(int, line.split())) for line in path.read_text().split("\n")[:-1]]  # type: ignore[misc]
+def read_log(path: Path) -> tuple[list[tuple[int, int, int]], set[int], set[int]]:
+    """(adds that returned, removals that returned, removals started) from a child's log."""
+    adds, removed, started = [], set(), set()
+    if path.exists():
+        for line in path.read_text().split("\n")[:-1]:  # a line without its newline is unfinished
+            parts = line.split()
+            if parts[0] == "R":
+                removed.add(int(parts[1]))
+            elif parts[0] == "r":
+                started.add(int(parts[1]))
+            else:
+                adds.append(tuple(map(int, parts)))
+    return adds, removed, started  # type: ignore[return-value]
 
 
 def spawn(script: Path, mode: str, store: Path, log: Path, worker: int, start: int, seconds: float,
@@ -147,8 +161,11 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 60.0) -> None:
         pytest.fail(f"child did not start: {line!r} {err[-2000:]}")
 
 
-def verify(path: Path, logged: list[tuple[int, int, int]], in_flight_max: int) -> int:
-    """The store opens, is intact, holds every logged add, and its index agrees with it."""
+def verify(path: Path, log: tuple[list[tuple[int, int, int]], set[int], set[int]],
+           in_flight_max: int) -> tuple[int, int]:
+    """The store opens, is intact, holds every logged add (less the logged removals), and its
+    index agrees with it."""
+    adds, removed, started = log
     con = sqlite3.connect(path)
     try:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -157,6 +174,9 @@ def verify(path: Path, logged: list[tuple[int, int, int]], in_flight_max: int) -
         con.close()
     with Store(path, timeout=10) as store:
         items = {it.id: it for it in store.items()}
+        assert not removed & set(items), "a removal that returned did not stick"
+        maybe_gone = started - removed  # killed while removing: either outcome is right
+        logged = [e for e in adds if e[0] not in removed and not (e[0] in maybe_gone and e[0] not in items)]
         for item_id, worker, step in logged:
             item = items.get(item_id)
             assert item is not None, f"item {item_id} was added (logged) but is missing"
@@ -168,7 +188,8 @@ def verify(path: Path, logged: list[tuple[int, int, int]], in_flight_max: int) -
             worker, step = map(int, item.label[1:].split("s"))
             pdq, ph = codes(worker, step)
             assert [(h.algorithm, h.bits) for h in item.hashes] == [("pdq", pdq), ("phash", ph)]
-        assert 0 <= len(items) - len(logged) <= in_flight_max
+        unlogged = len(items) - len(logged)
+        assert 0 <= unlogged <= in_flight_max
         db_hash_ids = {alg: {h.hash_id for it in items.values() for h in it.hashes if h.algorithm == alg}
                        for alg in ("pdq", "phash")}
         for alg, k, bits in (("pdq", 0, 256), ("phash", 1, 64)):
@@ -179,7 +200,7 @@ def verify(path: Path, logged: list[tuple[int, int, int]], in_flight_max: int) -
             # at the maximum threshold every stored code matches: the index holds exactly the db's hashes
             everything = store.search(alg, bytes(bits // 8), bits, per_item=False)[0]
             assert sorted(h.hash_id for h in everything) == sorted(db_hash_ids[alg])
-        return len(items)
+        return len(items), unlogged
 
 
 @pytest.mark.slow
@@ -191,7 +212,7 @@ def test_sigkill_during_adds(tmp_path: Path) -> None:
     rng = np.random.default_rng(SEED)
     survived, in_open, unlogged = 0, 0, 0
     for run in range(KILLS):
-        proc = spawn(script, "add", path, log, worker=0, start=run * 1_000_000, seconds=600)
+        proc = spawn(script, "add", path, log, worker=0, start=run * 1_000_000, seconds=600, logs=["removals"])
         if run % 6 == 5:  # now and then, kill it anywhere: while importing, opening or adding
             time.sleep(float(rng.uniform(0.0, 1.0)))
             in_open += 1
@@ -201,12 +222,14 @@ def test_sigkill_during_adds(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-        n = verify(path, read_log(log), in_flight_max=unlogged + 5)  # at most one batch per kill
-        unlogged = n - len(read_log(log))
+        adds, removed, started = read_log(log)
+        n, unlogged = verify(path, (adds, removed, started), in_flight_max=unlogged + 5)  # one batch per kill
         survived += 1
-    logged = len(read_log(log))
+    adds, removed, _ = read_log(log)
+    logged = len(adds)
     print(f"\n[crash] kills survived: {survived}/{KILLS} ({in_open} at random points incl. start-up); "
-          f"items logged as added: {logged}; items in store: {n} ({unlogged} committed by an add killed before it returned)")
+          f"adds logged: {logged}, removals logged: {len(removed)}; items in store: {n} "
+          f"(of which {unlogged} committed by an add killed before it returned)")
     assert survived >= 20 and logged > 0
 
 
@@ -214,8 +237,7 @@ def test_sigkill_during_adds(tmp_path: Path) -> None:
 def test_two_adders_two_searchers(tmp_path: Path) -> None:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    path = tmp_path / "reports.db"
-    Store(path).close()
+    path = tmp_path / "reports.db"  # not created yet: the four processes race to create it
     logs = [tmp_path / "adder0.log", tmp_path / "adder1.log"]
     procs = [spawn(script, "add", path, logs[w], worker=w, start=0, seconds=CONCURRENT_SECONDS) for w in (0, 1)]
     procs += [spawn(script, "search", path, tmp_path / "unused.log", worker=10 + w, start=0,
@@ -232,8 +254,8 @@ def test_two_adders_two_searchers(tmp_path: Path) -> None:
         lines = out.split()
         assert lines[0] == "ready"
         stats.append(json.loads(out.splitlines()[-1]))
-    logged = read_log(logs[0]) + read_log(logs[1])
-    n = verify(path, logged, in_flight_max=0)  # clean exits: nothing in flight
+    logged = read_log(logs[0])[0] + read_log(logs[1])[0]
+    n, _ = verify(path, (logged, set(), set()), in_flight_max=0)  # clean exits: nothing in flight
     adders, searchers = stats[:2], stats[2:]
     assert all(s["max_op_s"] < LOCK_TIMEOUT + 5 for s in stats), stats  # bounded: timeout, then an error
     assert sum(s["violations"] for s in searchers) == 0, searchers
