@@ -354,3 +354,24 @@ def test_files_owner_only_under_umask_0(tmp_path: Path) -> None:
         os.umask(old)
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert leftovers == ["s.db", "s.db.pdq.index", "s.db.phash.index"]
+
+
+def test_empty_file_is_initialised(tmp_path: Path) -> None:
+    # What a creator killed between creating the file and initialising it leaves behind.
+    path = tmp_path / "s.db"
+    path.write_bytes(b"")
+    with Store(path, create=False) as store:
+        store.add_item([("phash", bytes(8))])
+        assert store.count() == 1 and store.info()["schema_version"] == SCHEMA_VERSION
+
+
+def test_shared_between_threads(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    codes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(40)]
+    with Store(tmp_path / "s.db") as store:
+        with ThreadPoolExecutor(4) as pool:
+            ids = list(pool.map(lambda c: store.add_item([("pdq", c)]), codes))
+            found = list(pool.map(lambda c: store.search("pdq", c, 0)[0], codes))
+        assert [[h.item_id for h in hits] for hits in found] == [[i] for i in ids]
