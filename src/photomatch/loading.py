@@ -23,9 +23,18 @@ hash drift small (see that script for the figures).
 
 The module is thread-safe: it keeps no state besides a one-time registration of the
 pillow-heif opener (HEIC/HEIF); AVIF is decoded by Pillow itself (Pillow >= 11.2 built with
-libavif). Pillow's global ``Image.MAX_IMAGE_PIXELS`` is left alone: files are identified
-through Pillow's plugin registry without its open-time bomb warning, and our own
-``max_pixels`` limit is the one that applies (see ``_identify``).
+libavif). HEIF rotations/mirrors (irot/imir) are always applied by libheif, which then reports
+no EXIF orientation: ``exif_transpose=False`` cannot undo them.
+
+Pillow's global ``Image.MAX_IMAGE_PIXELS`` is left alone: files are identified through
+Pillow's plugin registry without its open-time bomb check, and our own ``max_pixels`` limit is
+the one that applies (see ``_identify``). A few decoders check Pillow's limit again while
+decoding (GIF frames larger than the screen, TIFF, MPO frames after the first, ICO/ICNS): above
+twice ``Image.MAX_IMAGE_PIXELS`` (179 MP by default), or above it when warnings are errors, those
+raise ImageTooLargeError even under a larger ``max_pixels``; between the two, under default
+warning filters, Pillow's DecompressionBombWarning is printed and the image loads.
+Pillow's other warnings (e.g. "Corrupt EXIF data") follow the caller's warning filters too: as
+errors, they become a DecodeError naming the cause.
 
 >>> import numpy as np
 >>> rgb = load_rgb(np.zeros((2, 3), dtype=np.uint8))
@@ -494,7 +503,8 @@ def iter_frames(
 
     Frames are composited by Pillow (disposal and blending) and streamed one at a time, so
     memory stays that of one frame whatever the frame count; ``max_frames`` stops early. A
-    still image or an array yields one frame. Options as in :func:`open_image`; errors are
+    still image or an array yields one frame; a PIL image source is seeked through its frames.
+    Options as in :func:`open_image` (the draft applies to single-frame JPEGs only); errors are
     raised when the bad frame is reached. A file opened from a path stays open until the
     iterator is exhausted or closed.
 
