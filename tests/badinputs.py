@@ -70,6 +70,17 @@ def gif_header_only(width: int, height: int) -> bytes:
     return head + frame + b";"
 
 
+def gif_frame_outside_screen(screen: int, frame: int) -> bytes:
+    """A GIF with a small logical screen whose first frame declares frame x frame pixels.
+
+    Pillow grows the canvas to the frame while identifying the file and checks its own bomb
+    limit there, inside the plugin: the loader must still answer ImageTooLargeError.
+    """
+    head = b"GIF89a" + struct.pack("<HHBBB", screen, screen, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    desc = b"," + struct.pack("<HHHHB", 0, 0, frame, frame, 0) + b"\x02\x02\x44\x01\x00"
+    return head + desc + b";"
+
+
 def _encoded(im: Image.Image, fmt: str, **params: object) -> bytes:
     buf = io.BytesIO()
     im.save(buf, fmt, **params)
@@ -101,7 +112,8 @@ def make_bad_inputs(dirpath: str | os.PathLike[str]) -> list[BadInput]:
     """Write the corpus into ``dirpath`` (which must exist) and return its cases.
 
     Error cases: empty file, truncated JPEG and PNGs, a PNG with a bad IHDR checksum, a PNG
-    whose compressed data is damaged, PNG and GIF bombs (huge declared size, tiny file), a
+    whose compressed data is damaged, PNG and GIF bombs (huge declared size, tiny file; one GIF
+    declares a small screen and a huge frame), a
     zero-width PNG, a text file named .jpg, a directory named .jpg, an unreadable file (only
     when chmod 000 blocks reads: see ``unreadable_skip_reason``), a symbolic link loop, a
     dangling symbolic link. Valid cases: a PNG named .jpg, 1x1, 100000x1 and 1x100000
@@ -137,6 +149,7 @@ def make_bad_inputs(dirpath: str | os.PathLike[str]) -> list[BadInput]:
     add("damaged_data.png", "corrupt", bytes(damaged))
     add("bomb.png", "too large", png_header_only(BOMB_SIDE, BOMB_SIDE))
     add("bomb.gif", "too large", gif_header_only(65535, 65535))
+    add("bomb_frame.gif", "too large", gif_frame_outside_screen(16, 60000))
     add("zero_width.png", "corrupt", png_header_only(0, 10))
     add("text.jpg", "not an image", b"This is not a JPEG, just some text.\n" * 20)
     (d / "folder.jpg").mkdir()

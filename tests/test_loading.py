@@ -47,6 +47,7 @@ ERROR_CASES = [
     "damaged_data.png",
     "bomb.png",
     "bomb.gif",
+    "bomb_frame.gif",
     "zero_width.png",
     "text.jpg",
     "folder.jpg",
@@ -127,7 +128,7 @@ def test_corpus_errors_name_file_and_cause(corpus, name):
         list(iter_frames(case.path))
 
 
-@pytest.mark.parametrize("name", ["bomb.png", "bomb.gif"])
+@pytest.mark.parametrize("name", ["bomb.png", "bomb.gif", "bomb_frame.gif"])
 def test_bomb_refused_from_header_before_decoding(corpus, name, monkeypatch):
     calls = []
     real_load = ImageFile.ImageFile.load
@@ -137,7 +138,8 @@ def test_bomb_refused_from_header_before_decoding(corpus, name, monkeypatch):
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
-    with pytest.raises(ImageTooLargeError, match="max_pixels"):
+    # bomb_frame.gif is refused by Pillow's own check inside the GIF plugin (its screen is 16x16).
+    with pytest.raises(ImageTooLargeError, match="decompression-bomb" if name == "bomb_frame.gif" else "max_pixels"):
         open_image(corpus[name].path)
     assert calls == []  # refused from the header: the decoder never ran
     assert corpus[name].path.stat().st_size < 200  # a tiny file declaring billions of pixels
@@ -151,6 +153,27 @@ def test_unreadable_file(corpus, tmp_path):
     with pytest.raises(DecodeError, match="permission") as info:
         open_image(case.path)
     assert bad.UNREADABLE_NAME in str(info.value)
+
+
+def test_permission_error_is_mapped(sample, monkeypatch):
+    # Runs as root too (where chmod 000 does not block reads): make open() itself refuse.
+    _, path = sample
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(loading, "open", refuse, raising=False)
+    with pytest.raises(DecodeError, match="sample.png: permission denied"):
+        open_image(path)
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(DecodeError, match="pipe.jpg: not a regular file"):
+        open_image(fifo)
 
 
 def test_valid_png_with_jpg_extension(corpus):
