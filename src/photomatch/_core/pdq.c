@@ -19,7 +19,17 @@
  */
 #include "pdq.h"
 
+#include <float.h>
 #include <string.h>
+
+/* Exactness needs each float/double operation rounded to its own type (SSE2 math), not to x87
+ * extended precision. */
+#if defined(FLT_EVAL_METHOD) && (FLT_EVAL_METHOD == 1 || FLT_EVAL_METHOD == 2)
+#error "PDQ needs FLT_EVAL_METHOD 0 for bit-exact hashes (on 32-bit x86 build with -msse2 -mfpmath=sse)"
+#endif
+#ifdef __FAST_MATH__
+#error "PDQ must not be built with -ffast-math: reassociation and reciprocal division change the hash bits"
+#endif
 
 #define LANES 8
 #define MIN_HASHABLE_DIM 5

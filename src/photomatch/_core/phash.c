@@ -10,6 +10,10 @@
  *    imagehash, instead of to rounding noise). */
 #include "phash.h"
 
+#ifdef __FAST_MATH__
+#error "pHash must not be built with -ffast-math: the C and numpy sums must round alike"
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
