@@ -350,3 +350,12 @@ def test_photos_dev_phash_agrees_with_imagehash(impl, photo_refs):
     pairs = [(impl.phash_bits(gray), ref) for _n, _rgb, gray, _p, _d, ref in photo_refs]
     identical, worst = _agreement(pairs)
     assert identical >= 0.99 and worst <= 2, (identical, worst)
+
+
+def test_both_implementations_export_the_same_kernels():
+    from photomatch import _native_hash
+
+    assert set(_native_hash.__all__) == {"pdq_hash", "pdq_dihedral", "phash_bits"}
+    for name in _IMPLS:
+        kernels = _accel.get(name)
+        assert all(callable(getattr(kernels, k)) for k in _native_hash.__all__), name
