@@ -13,14 +13,12 @@ import pytest
 from PIL import Image
 
 import photomatch
+from images import photo_like
 from photomatch.cli import main
 
 
 def photo(seed: int, h: int = 200, w: int = 260) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
-    img = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
-    return np.clip(img + rng.integers(-6, 7, size=img.shape), 0, 255).astype(np.uint8)
+    return photo_like(h, w, seed)
 
 
 @pytest.fixture

@@ -9,16 +9,13 @@ import pytest
 from PIL import Image
 
 import photomatch
+from images import photo_like
 from photomatch import DecodeError, Hash, Matcher
 from photomatch.matcher import DEFAULT_THRESHOLDS, LOW_QUALITY
 
 
 def photo(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
-    """A smooth random picture: low-frequency structure like a photo, distinct per seed."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
-    img = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
-    return np.clip(img + rng.integers(-6, 7, size=img.shape), 0, 255).astype(np.uint8)
+    return photo_like(h, w, seed)
 
 
 def jpeg(rgb: np.ndarray, quality: int = 50) -> bytes:

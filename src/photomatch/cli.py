@@ -258,6 +258,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exact", action="store_true",
                    help="decode JPEGs fully (bit-exact with the references; slower)")
     p.set_defaults(func=cmd_hash)
+
+    p = sub.add_parser("add", help="add reported images to a store (created if absent)")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--label", default=None, help="a label kept with each item (e.g. a case number)")
+    p.add_argument("--algo", choices=("pdq", "phash", "both"), default="pdq")
+    p.add_argument("--workers", type=_positive_int, default=None)
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("match", help="find reported images in query images; exit 0 matched, 1 none, 2 errors")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--threshold", type=int, default=None, help="PDQ Hamming threshold (default 31)")
+    p.add_argument("--json", action="store_true", help="one JSON object per query on its own line")
+    p.add_argument("--workers", type=_positive_int, default=None)
+    p.add_argument("--exact", action="store_true", help="decode JPEGs fully (slower)")
+    p.add_argument("--no-dihedral", action="store_true", help="don't try the query's rotations and flips")
+    p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("remove", help="remove items by id")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("ids", nargs="+", type=int, metavar="ID")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("info", help="what a store holds")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("import", help="import a hash list (CSV, TSV or JSON lines) into a store")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--label", default=None)
+    p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (each is reported)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="write a store's hashes as a hash list")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    p.add_argument("--format", choices=("csv", "tsv", "jsonl"), default="csv")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("dedup", help="groups of near-duplicate images within folders")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--algo", choices=ALGORITHMS, default="pdq")
+    p.add_argument("--threshold", type=int, default=None, help="default: 31 for pdq, 10 for phash")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--workers", type=_positive_int, default=None)
+    p.set_defaults(func=cmd_dedup)
+
+    p = sub.add_parser("demo", help="end-to-end demo: a store of sample photos, altered copies, the matches")
+    p.add_argument("--images", default=None, help="a folder of your own photos (default: scikit-image samples)")
+    p.add_argument("--out", default="photomatch-demo", help="folder for the store and the altered copies")
+    p.set_defaults(func=cmd_demo)
+
     return parser
 
 

@@ -186,8 +186,8 @@ class Matcher:
                 continue
             if skip_existing and prep.sha256 is not None:
                 existing = self.store.find_sha256(prep.sha256)
-                if existing:
-                    yield AddResult(p, existing[0], None, existing=True)
+                if existing is not None:
+                    yield AddResult(p, existing, None, existing=True)
                     continue
             item = self.store.add_item(prep.hashes, label=label, source=prep.source, sha256=prep.sha256,
                                        size=prep.size)
@@ -266,7 +266,7 @@ class Matcher:
                 yield MatchResult(name, self._search(q, threshold, phash_threshold))
 
     def _stored_algorithms(self) -> frozenset[str]:
-        return frozenset(a for a, n in self.store.info()["hashes"].items() if n)
+        return frozenset(a for a in ("pdq", "phash") if self.store.has_algorithm(a))
 
     def _hash_query(self, image: ImageInput, *, dihedral: bool, exact: bool, algos: frozenset[str]) -> _Query:
         name = loading.source_name(image)
