@@ -158,7 +158,14 @@ def test_remove_and_keypoints(tmp_path: Path) -> None:
 # search against the oracle, and the index cache
 
 
-def test_search_matches_brute_force(populated) -> None:
+@pytest.fixture(params=[4096, 16], ids=["delta", "merged"])
+def delta_min(request, monkeypatch) -> int:
+    """New rows go to a small flat index merged into the main one past a size: run both ways."""
+    monkeypatch.setattr("photomatch.store._IndexState.DELTA_MIN", request.param)
+    return request.param
+
+
+def test_search_matches_brute_force(populated, delta_min) -> None:
     path, queries, thresholds = populated
     with Store(path) as store:
         assert check_against_oracle(store, queries, thresholds) > 100
@@ -234,7 +241,7 @@ def test_index_cache_rebuilt(populated, tmp_path: Path, damage: str) -> None:
         assert store.info()["index"]["pdq"]["origin"] == "cache"
 
 
-def test_other_instances_changes_are_seen(populated) -> None:
+def test_other_instances_changes_are_seen(populated, delta_min) -> None:
     path, queries, thresholds = populated
     rng = np.random.default_rng(77)
     with Store(path) as searcher, Store(path) as writer:
@@ -249,8 +256,10 @@ def test_other_instances_changes_are_seen(populated) -> None:
         assert not {h.item_id for h in searcher.search("pdq", queries["pdq"][0], 3)[0]} & set(victims)
     # The writer never loaded an index: the searcher's cache, saved at close, is behind or
     # exactly right; either way a new opener agrees with the oracle.
-    with Store(path) as store:
-        check_against_oracle(store, queries, thresholds)
+    with Store(path) as store, Store(path) as writer:
+        check_against_oracle(store, queries, thresholds)  # main index from the cache
+        writer.add_items([{"hashes": [("pdq", flip(q, d, rng))]} for q in queries["pdq"] for d in range(0, 40, 3)])
+        check_against_oracle(store, queries, thresholds)  # main + new rows
 
 
 # ---------------------------------------------------------------------------------------------
