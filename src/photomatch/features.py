@@ -34,7 +34,7 @@ __all__ = ["FeatureIndex"]
 class FeatureIndex:
     """ORB descriptors of reported images, searchable by votes; see the module docstring."""
 
-    def __init__(self, *, ivf_from: int = 100_000, nprobe: int = 8, threads: int = 1) -> None:
+    def __init__(self, *, ivf_from: int = 100_000, nprobe: int = 2, threads: int = 1) -> None:
         if ivf_from < 1 or nprobe < 1 or threads < 1:
             msg = f"ivf_from, nprobe and threads must be >= 1, got {ivf_from}, {nprobe}, {threads}"
             raise ValueError(msg)
@@ -73,11 +73,13 @@ class FeatureIndex:
         self._labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
         d = DESCRIPTOR_BYTES * 8
         if len(data) >= self._ivf_from:
-            nlist = int(min(4096, max(64, 2 * np.sqrt(len(data)))))
+            # Measured at 1000 items (500k descriptors): nlist ~ sqrt(N) and nprobe 2 keep the true item
+            # in the top 3 as often as exhaustive search does, at ~5 ms per query instead of ~500 ms.
+            nlist = int(min(4096, max(64, np.sqrt(len(data)))))
             quantizer = faiss.IndexBinaryFlat(d)
             index = faiss.IndexBinaryIVF(quantizer, d, nlist)
             rng = np.random.default_rng(0)
-            sample = data[rng.choice(len(data), size=min(len(data), 64 * nlist), replace=False)]
+            sample = data[rng.choice(len(data), size=min(len(data), 40 * nlist), replace=False)]
             index.train(sample)
             index.nprobe = self._nprobe
             # The quantizer must outlive the index (FAISS does not own it from Python).

@@ -142,7 +142,7 @@ def extract_features(rgb: np.ndarray, *, max_keypoints: int = 500) -> Features:
         raise ValueError(msg)
     grey, scale = _grey(rgb)
     h, w = rgb.shape[:2]
-    orb = cv2.ORB_create(nfeatures=3 * max_keypoints, fastThreshold=12, edgeThreshold=15, patchSize=31)
+    orb = cv2.ORB_create(nfeatures=2 * max_keypoints, fastThreshold=12, edgeThreshold=15, patchSize=31)
     kps = orb.detect(grey, None)
     kps = _spread(kps, grey.shape, max_keypoints)
     kps, desc = orb.compute(grey, kps)
@@ -157,27 +157,19 @@ def _spread(kps, shape, n: int, cells: int = 4):
     if len(kps) <= n:
         return list(kps)
     h, w = shape
-    buckets: dict[int, list] = {}
-    for k in kps:
-        cx = min(cells - 1, int(k.pt[0] * cells / w))
-        cy = min(cells - 1, int(k.pt[1] * cells / h))
-        buckets.setdefault(cy * cells + cx, []).append(k)
-    for b in buckets.values():
-        b.sort(key=lambda k: -k.response)
-    out: list = []
-    rank = 0
-    while len(out) < n:
-        took = False
-        for b in buckets.values():
-            if rank < len(b):
-                out.append(b[rank])
-                took = True
-                if len(out) >= n:
-                    break
-        if not took:
-            break
-        rank += 1
-    return out
+    pts = np.array([k.pt for k in kps], np.float32)
+    resp = np.array([k.response for k in kps], np.float32)
+    cell = np.minimum(cells - 1, (pts[:, 1] * cells / h).astype(np.int64)) * cells + np.minimum(
+        cells - 1, (pts[:, 0] * cells / w).astype(np.int64)
+    )
+    # Rank of each keypoint within its cell by response; then take ranks 0, 1, 2, ... across cells.
+    order = np.lexsort((-resp, cell))
+    sorted_cell = cell[order]
+    starts = np.searchsorted(sorted_cell, sorted_cell, side="left")
+    rank = np.empty(len(kps), np.int64)
+    rank[order] = np.arange(len(kps)) - starts
+    keep = np.lexsort((-resp, rank))[:n]
+    return [kps[i] for i in keep]
 
 
 def _as_features(x: np.ndarray | Features, name: str) -> Features:

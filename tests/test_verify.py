@@ -1,0 +1,182 @@
+"""Geometric verification and local-feature retrieval.
+
+Oracles: copies made with a known similarity transform (cv2.warpAffine with our own matrix), so
+the true position of the reported image in the query is known; unrelated image pairs from
+scikit-image's bundled samples must be rejected.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from photomatch.features import FeatureIndex
+from photomatch.regions import iou
+from photomatch.verify import FeatureFormatError, Features, extract_features, verify
+
+skdata = pytest.importorskip("skimage.data")
+
+
+def _rgb(a: np.ndarray) -> np.ndarray:
+    return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
+
+
+def _samples() -> dict[str, np.ndarray]:
+    return {
+        "astronaut": skdata.astronaut(),
+        "coffee": skdata.coffee(),
+        "chelsea": skdata.chelsea(),
+        "rocket": skdata.rocket(),
+        "camera": _rgb(skdata.camera()),
+        "immuno": skdata.immunohistochemistry(),
+        "hubble": skdata.hubble_deep_field()[::2, ::2].copy(),
+        "brick": _rgb(skdata.brick()),
+    }
+
+
+def _similar(rgb: np.ndarray, angle: float, scale: float, canvas: tuple[int, int], offset: tuple[float, float]):
+    """Rotate/scale ``rgb`` about its centre and place it on a grey canvas; returns (copy, matrix)."""
+    h, w = rgb.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m[:, 2] += np.array(offset) - np.array([w / 2, h / 2]) + np.array(canvas) / 2
+    out = cv2.warpAffine(rgb, m, canvas, flags=cv2.INTER_LINEAR, borderValue=(90, 90, 90))
+    return out, m
+
+
+def _true_box(m: np.ndarray, size: tuple[int, int], canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    w, h = size
+    pts = np.array([[0, 0], [w, 0], [w, h], [0, h]], float) @ m[:, :2].T + m[:, 2]
+    x0, y0 = np.clip(pts.min(axis=0), 0, canvas)
+    x1, y1 = np.clip(pts.max(axis=0), 0, canvas)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket"])
+@pytest.mark.parametrize(
+    ("angle", "scale", "offset"),
+    [(0.0, 1.0, (0, 0)), (5.0, 0.8, (20, -10)), (-7.0, 1.3, (-40, 25)), (0.0, 0.5, (100, 60))],
+)
+def test_verify_accepts_transformed_copy_and_locates_it(name, angle, scale, offset):
+    photo = _samples()[name]
+    canvas = (700, 600)
+    query, m = _similar(photo, angle, scale, canvas, offset)
+    v = verify(query, extract_features(photo))
+    assert v.ok, v
+    truth = _true_box(m, (photo.shape[1], photo.shape[0]), canvas)
+    assert v.box_in_query is not None and iou(v.box_in_query, truth) > 0.85, (v.box_in_query, truth)
+    # The fitted transform recovers the scale we applied.
+    assert np.hypot(v.transform[0, 0], v.transform[1, 0]) == pytest.approx(scale, rel=0.05)
+
+
+@pytest.mark.parametrize("frac", [0.9, 0.7, 0.5])
+def test_verify_accepts_crops(frac):
+    photo = skdata.astronaut()
+    s = np.sqrt(frac)
+    cw, ch = round(512 * s), round(512 * s)
+    x, y = 512 - cw, 7
+    query = photo[y : y + ch, x : x + cw]
+    v = verify(query, extract_features(photo))
+    assert v.ok and v.inliers >= 12, v
+    # The reported image extends beyond the crop: its box is clipped to the query.
+    assert v.box_in_query == pytest.approx((0, 0, cw, ch), abs=4)
+
+
+def test_verify_rejects_unrelated_pairs():
+    samples = _samples()
+    feats = {k: extract_features(v) for k, v in samples.items()}
+    names = list(samples)
+    checked = 0
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            v = verify(samples[a], feats[b])
+            assert not v.ok, (a, b, v)
+            checked += 1
+    assert checked == len(names) * (len(names) - 1)
+
+
+def test_verify_accepts_features_as_query_and_rejects_bad_types():
+    photo = skdata.coffee()
+    f = extract_features(photo)
+    assert verify(f, f).ok
+    with pytest.raises(TypeError, match="reported"):
+        verify(photo, photo)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="query"):
+        verify("coffee.jpg", f)  # type: ignore[arg-type]
+
+
+def test_verify_featureless_images():
+    flat = np.full((200, 300, 3), 128, np.uint8)
+    f = extract_features(flat)
+    assert len(f) == 0
+    v = verify(flat, f)
+    assert not v.ok and v.inliers == 0 and v.box_in_query is None
+
+
+# --- Features ---------------------------------------------------------------------------------
+
+
+def test_extract_features_bounded_and_in_image():
+    photo = skdata.hubble_deep_field()  # 1000x872: extracted on a downscaled copy, returned in its pixels
+    for k in (50, 300, 500):
+        f = extract_features(photo, max_keypoints=k)
+        assert 0 < len(f) <= k
+        assert f.size == (1000, 872)
+        assert f.descriptors.shape == (len(f), 32) and f.descriptors.dtype == np.uint8
+        assert (f.xy >= 0).all() and (f.xy[:, 0] < 1000).all() and (f.xy[:, 1] < 872).all()
+    with pytest.raises(ValueError, match="max_keypoints"):
+        extract_features(photo, max_keypoints=0)
+
+
+def test_features_round_trip_bytes():
+    f = extract_features(skdata.rocket(), max_keypoints=400)
+    data = f.to_bytes()
+    assert data[0] == 1  # format version
+    assert len(data) == 13 + 40 * len(f)  # header + xy float32 + 32-byte descriptors per keypoint
+    g = Features.from_bytes(data)
+    assert g.size == f.size and np.array_equal(g.xy, f.xy) and np.array_equal(g.descriptors, f.descriptors)
+    assert Features.from_bytes(g.to_bytes()).to_bytes() == data
+    empty = extract_features(np.zeros((40, 40, 3), np.uint8))
+    assert len(Features.from_bytes(empty.to_bytes())) == 0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda d: d[:5], "shorter"),
+        (lambda d: b"\x02" + d[1:], "version"),
+        (lambda d: d[:-1], "announces"),
+        (lambda d: d + b"\x00", "announces"),
+    ],
+)
+def test_features_from_bad_bytes(mutate, match):
+    data = extract_features(skdata.chelsea()).to_bytes()
+    with pytest.raises(FeatureFormatError, match=match):
+        Features.from_bytes(mutate(data))
+
+
+# --- FeatureIndex ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ivf_from", [10**9, 1000])  # exact flat search, and the IVF index
+def test_feature_index_retrieves_and_verifies(ivf_from):
+    samples = _samples()
+    names = list(samples)
+    index = FeatureIndex(ivf_from=ivf_from)
+    for i, n in enumerate(names):
+        index.add(i, extract_features(samples[n]))
+    assert len(index) == len(names)
+    for i, n in enumerate(names[:4]):
+        photo = samples[n]
+        h, w = photo.shape[:2]
+        query, _ = _similar(photo[h // 6 :, w // 8 :], 4.0, 0.9, (640, 560), (0, 0))
+        qf = extract_features(query)
+        assert index.search(qf, top=3)[0][0] == i
+        found = index.match(qf, top=3)
+        assert [item for item, _ in found] == [i]
+    index.remove(0)
+    assert all(item != 0 for item, _ in index.search(extract_features(samples[names[0]]), top=8))
+    with pytest.raises(ValueError, match="nprobe"):
+        FeatureIndex(nprobe=0)
