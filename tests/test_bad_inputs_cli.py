@@ -99,11 +99,10 @@ def test_hash_each_bad_file_named_explicitly(scan, capsys):
     code = main(["hash", "--algo", "phash", "--workers", "2", *[str(c.path) for c in named]])
     out, err = capsys.readouterr()
     assert code == 2
-    # A dangling link named on the command line is refused by the CLI itself, in its own words.
-    causes = {str(c.path): "no such file" if c.path.name == "dangling.jpg" else c.cause for c in named}
+    causes = {str(c.path): c.cause for c in named}
     _check_stderr(err, {p: causes[p] for p in causes if not bad.BadInput(Path(p), causes[p]).valid
                         and Path(p).name not in LOOPS})
-    for name in LOOPS:  # reported once, by name; the cause is checked (xfail) below
+    for name in LOOPS:  # reported once, by name; the cause is checked below
         assert sum(f"{name}:" in line for line in err.splitlines()) == 1
     printed = [line.split("\t")[0] for line in out.splitlines() if not line.startswith("#")]
     assert printed == [str(c.path) for c in named if c.valid]  # in the order given
@@ -112,8 +111,6 @@ def test_hash_each_bad_file_named_explicitly(scan, capsys):
 LOOPS = ("loop_a.jpg",)  # loop_b.jpg is its partner, not a listed case
 
 
-@pytest.mark.xfail(strict=True, reason="files.iter_image_paths tests os.path.exists, which is False for a link "
-                   "loop, and says 'no such file or folder'; os.path.lexists would let the loader say why")
 def test_symlink_loop_named_explicitly_says_loop(scan, capsys):
     root, cases = scan
     loops = [c for c in cases if c.path.name in LOOPS]

@@ -24,7 +24,7 @@ def iter_image_paths(paths: Iterable[str | os.PathLike[str]], *,
         p = os.fspath(p)
         if os.path.isdir(p):
             yield from _walk(p, on_error)
-        elif os.path.exists(p) or on_error is None:
+        elif os.path.lexists(p) or on_error is None:  # a broken or looping link: the loader says which
             yield p
         else:
             on_error(p, "no such file or folder")
