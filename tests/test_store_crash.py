@@ -32,7 +32,7 @@ import pytest
 from photomatch.store import Store
 
 SEED = 20240917
-KILLS = 24
+KILLS = 22
 LOCK_TIMEOUT = 2.0
 CONCURRENT_SECONDS = 3.0
 
@@ -103,6 +103,17 @@ if mode == "add":
             timed(store.search, "pdq", codes(worker, step - 1)[0], 31)  # keeps the index loaded and in sync
         elif r > 0.90:
             timed(store.flush)  # writes the index cache: kills land here too
+elif mode == "hog":
+    # Another program holding the write lock longer than the others' timeout, again and again.
+    import sqlite3
+    con = sqlite3.connect(path, isolation_level=None, timeout=30)
+    while time.time() < stop_at:
+        con.execute("BEGIN IMMEDIATE")
+        time.sleep(1.5 * float(sys.argv[8]))
+        con.execute("COMMIT")
+        stats["ops"] += 1
+        time.sleep(0.5)
+    con.close()
 else:
     rng = np.random.default_rng([SEED, worker, 2])
     logs = sys.argv[9:]
@@ -146,9 +157,9 @@ def read_log(path: Path) -> tuple[list[tuple[int, int, int]], set[int], set[int]
 
 
 def spawn(script: Path, mode: str, store: Path, log: Path, worker: int, start: int, seconds: float,
-          logs: list[Path] = ()) -> subprocess.Popen:
+          logs: list[Path] = (), timeout: float = LOCK_TIMEOUT) -> subprocess.Popen:
     args = [sys.executable, str(script), mode, str(store), str(log), str(SEED), str(worker), str(start),
-            str(seconds), str(LOCK_TIMEOUT), *map(str, logs)]
+            str(seconds), str(timeout), *map(str, logs)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -234,14 +245,24 @@ def test_sigkill_during_adds(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_adders_two_searchers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hog", [False, True], ids=["plain", "with-lock-hog"])
+def test_two_adders_two_searchers(tmp_path: Path, hog: bool) -> None:
+    """With ``hog``, a fifth process holds the write lock for 1.5x the others' timeout, over and
+    over: their writes must fail with StoreLockedError after the timeout, never hang."""
+    timeout = 1.0 if hog else LOCK_TIMEOUT
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     path = tmp_path / "reports.db"  # not created yet: the four processes race to create it
+    if hog:  # ... unless the hog is there to lock them out of creating it (that raises, as it should)
+        Store(path).close()
     logs = [tmp_path / "adder0.log", tmp_path / "adder1.log"]
-    procs = [spawn(script, "add", path, logs[w], worker=w, start=0, seconds=CONCURRENT_SECONDS) for w in (0, 1)]
+    procs = [spawn(script, "add", path, logs[w], worker=w, start=0, seconds=CONCURRENT_SECONDS, timeout=timeout)
+             for w in (0, 1)]
     procs += [spawn(script, "search", path, tmp_path / "unused.log", worker=10 + w, start=0,
-                    seconds=CONCURRENT_SECONDS, logs=logs) for w in (0, 1)]
+                    seconds=CONCURRENT_SECONDS, logs=logs, timeout=timeout) for w in (0, 1)]
+    if hog:
+        procs.append(spawn(script, "hog", path, tmp_path / "unused.log", worker=20, start=0,
+                           seconds=CONCURRENT_SECONDS, timeout=timeout))
     stats = []
     for p in procs:
         try:
@@ -256,11 +277,14 @@ def test_two_adders_two_searchers(tmp_path: Path) -> None:
         stats.append(json.loads(out.splitlines()[-1]))
     logged = read_log(logs[0])[0] + read_log(logs[1])[0]
     n, _ = verify(path, (logged, set(), set()), in_flight_max=0)  # clean exits: nothing in flight
-    adders, searchers = stats[:2], stats[2:]
-    assert all(s["max_op_s"] < LOCK_TIMEOUT + 5 for s in stats), stats  # bounded: timeout, then an error
+    adders, searchers = stats[:2], stats[2:4]
+    assert all(s["max_op_s"] < timeout + 5 for s in stats), stats  # bounded: timeout, then an error
+    if hog:
+        assert sum(s["locked"] for s in adders) > 0, adders
     assert sum(s["violations"] for s in searchers) == 0, searchers
     assert all(s["found"] > 0 for s in searchers) and len(logged) > 0
-    print(f"\n[concurrency] {CONCURRENT_SECONDS:g} s, 2 adders + 2 searchers: "
+    print(f"\n[concurrency{' + lock hog' if hog else ''}] {CONCURRENT_SECONDS:g} s, 2 adders + 2 searchers, "
+          f"lock timeout {timeout:g} s: "
           f"adder ops {[s['ops'] for s in adders]}, items added {len(logged)} (store holds {n}), "
           f"searcher ops {[s['ops'] for s in searchers]}, logged adds checked by searchers "
           f"{sum(s['found'] for s in searchers)}, StoreLockedError {sum(s['locked'] for s in stats)}, "
