@@ -207,6 +207,8 @@ def test_jsonl_errors_name_the_line(text: str, line: int, reason: str) -> None:
 def test_structural_errors(tmp_path: Path) -> None:
     with pytest.raises(HashFormatError, match="line 1: the header has no hash column"):
         read_hash_list(io.StringIO(f"path,label\na.jpg,{PDQ}\n"), skip_invalid=True)
+    with pytest.raises(HashFormatError, match="line 2: malformed CSV"):  # never skippable: it swallows lines
+        read_hash_list(io.StringIO(f'hash,label\n{PDQ},"unterminated\n{PDQ},x\n'), skip_invalid=True)
     with pytest.raises(HashFormatError, match="line 2: 3 fields where the header has 2"):
         read_hash_list(io.StringIO(f"hash,quality\n{PDQ},1,2\n"))
     f = tmp_path / "latin1.csv"

@@ -25,7 +25,9 @@ Validation is strict and atomic: the first malformed line (bad hash length, not 
 algorithm, bad quality, region or field count) raises :class:`~photomatch.errors.HashFormatError`
 naming the file and the line number (the error carries ``.path``, ``.line``, ``.reason``), and
 nothing from that file is returned or imported. With ``skip_invalid=True`` every bad line is
-reported as a :class:`SkippedLine` and the rest are kept. Errors never quote the hash itself.
+reported as a :class:`SkippedLine` and the rest are kept. Errors of the file as a whole (bytes
+that are not UTF-8, broken CSV quoting, which can swallow the lines after it, a header without a
+hash column) are never skipped. Errors never quote the hash itself.
 
 >>> import io
 >>> records = read_hash_list(io.StringIO("hash,quality\\n" + "ab" * 32 + ",87\\n"))
@@ -141,8 +143,8 @@ def _parse_hash(text: Any, algorithm: Any) -> tuple[str, str]:
     if not isinstance(text, str):
         raise _BadLine(f"the hash must be a string of hex digits, got {type(text).__name__}")
     s = text.strip()
-    if algorithm is not None and (not isinstance(algorithm, str) or not algorithm.strip()):
-        algorithm = None if algorithm in ("", None) else algorithm
+    if isinstance(algorithm, str) and not algorithm.strip():
+        algorithm = None  # an empty algo cell: infer from the length
     if algorithm is not None:
         if not isinstance(algorithm, str) or algorithm.strip().lower() not in _HEX_DIGITS:
             raise _BadLine(f"unknown algorithm {_shown(algorithm)}; expected 'pdq' or 'phash'")
@@ -289,12 +291,13 @@ def _delimited_rows(text: str, fmt: str) -> Iterator[tuple[int, list[str], bool]
         return
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:
+        start = reader.line_num + 1  # where the next record begins (a quoted field may span lines)
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise _BadCsv(reader.line_num, f"malformed CSV ({exc})") from None
+            raise _BadCsv(start, f"malformed CSV from this line on ({exc})") from None
         if any(c.strip() for c in cells):
             yield reader.line_num, cells, cells[0].lstrip().startswith("#")
 

@@ -19,13 +19,18 @@ The search index of each algorithm (a :class:`photomatch.index.HashIndex`, ids =
 first search of that algorithm, checked against the count and checksum recorded in ``meta`` when
 it was saved (a damaged, foreign or unreadable file is ignored and the index rebuilt from SQLite),
 then brought up to date with the database: rows with a ``hash_id`` above the highest one it holds
-are added, and when the counts still differ the id sets are compared and the difference applied.
-Ids are never reused (``AUTOINCREMENT``) and hash rows are never updated, so a cached
+are added, and after a removal (a counter in ``meta`` that every ``remove`` increments) the id
+sets are compared and the difference applied. Ids are never reused (``AUTOINCREMENT``; one writer
+at a time, so ids grow in commit order) and hash rows are never updated, so a cached
 ``(hash_id, code)`` pair is either still right or gone. Before every search the store compares
 SQLite's ``PRAGMA data_version`` (which changes when *another* connection commits) and its own
 commit counter with the values of the last refresh, so the adds and removals of other processes
-are seen by the next search. The cache is written (atomically: temporary file, fsync, rename) by
-:meth:`Store.flush` and :meth:`Store.close`.
+are seen by the next search. New rows go to a small flat index merged into the main one past
+1/32 of its size, so a refresh does not rebuild multi-index-hashing tables. The cache is written
+(atomically: temporary file, fsync, rename, 0600) by :meth:`Store.flush` and :meth:`Store.close`
+(best effort: a close that cannot get the write lock within ``timeout`` leaves the old cache,
+which the next opener refreshes). A process killed at any point leaves either the old cache or
+the new one, and the checksum in ``meta`` tells a cache that does not match it.
 
 Durability. ``synchronous=FULL`` with WAL: every commit fsyncs the WAL before ``add_item``
 returns. ``NORMAL`` would already survive SIGKILL of the process (the WAL pages are in the OS
@@ -1017,8 +1022,10 @@ class Store:
                 return
             try:
                 self.flush()
-            except StoreLockedError:
-                log.info("%s: store busy; index cache not saved (it will be refreshed on next use)", self.path)
+            except (StoreError, OSError) as exc:
+                # Only a cache: a busy store, a read-only folder or a full disk must not stop a
+                # close. The next opener refreshes (or rebuilds) the index.
+                log.info("%s: index cache not saved (%s)", self.path, type(exc).__name__)
             finally:
                 self._abandon()
                 self._indexes.clear()
