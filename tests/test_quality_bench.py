@@ -357,3 +357,15 @@ def test_photomatch_adapter_serial_and_parallel(tmp_path, photo_dir, monkeypatch
     cfg = runner.Config(images=photo_dir, out=tmp_path / "r", reported=3, systems=["photomatch-robust"], alterations=["original", "resize_0.5", "flip_h", "grey", "blur_r2", "crop_90", "crop_70"], workers=1, progress=False)
     [o] = runner.run(cfg)["outcomes"]
     assert not o.available and "every query raised" in o.reason and "index missing" in o.reason
+
+
+def test_shared_pdq_equals_separate_calls():
+    pytest.importorskip("pdqhash")
+    for i in range(3):
+        img = _photo(i, (171 + 10 * i, 133))
+        both = systems.hash_all(img, [("pdqhash", False), ("pdqhash-dihedral", False), ("imagehash-phash", False)])
+        assert np.array_equal(both["pdqhash"][0], systems.PdqSystem().hash(img))
+        assert np.array_equal(both["pdqhash-dihedral"][0], systems.PdqDihedralSystem().hash(img))
+        assert np.array_equal(both["imagehash-phash"][0], systems.PhashSystem().hash(img))
+        rep = systems.hash_all(img, [("pdqhash", True), ("pdqhash-dihedral", True)])
+        assert np.array_equal(rep["pdqhash-dihedral"][0], systems.PdqDihedralSystem().hash_reported(img))

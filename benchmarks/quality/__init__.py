@@ -81,7 +81,7 @@ image, Hamming <= 31, brute force), ``pdqhash-dihedral`` (the query's 8 dihedral
 any <= 31), ``imagehash-phash`` (<= 10) and ``imagehash-crop-resistant``
 (``crop_resistant_hash`` with dhash segments; a match is ``ImageMultiHash.matches`` with its
 defaults: at least one segment pair within 16 bits). Crop-resistant hashing takes ~0.5 s per
-photo, so by default it runs on the copies of 25 reported and 25 distractor photos only (a
+photo, so by default it runs on the copies of 20 reported and 20 distractor photos only (a
 seeded draw, the same photos for every alteration; ``--sample-slow``; 0 skips it, -1 runs all); the tables mark it with ``n=``.
 Peers whose package is not installed are reported unavailable; the rest run.
 

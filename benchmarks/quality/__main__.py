@@ -36,8 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--sample-slow",
         type=int,
-        default=25,
-        help="slow systems (imagehash-crop-resistant, ~0.5 s per image) run on the copies of N reported and N distractor photos (a seeded draw, the same for every alteration); 0 skips them, -1 runs all; default 25",
+        default=20,
+        help="slow systems (imagehash-crop-resistant, ~0.5 s per image) run on the copies of N reported and N distractor photos (a seeded draw, the same for every alteration); 0 skips them, -1 runs all; default 20",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)

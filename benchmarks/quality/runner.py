@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import alterations as alt
-from .systems import HashSystem, System, make_system
+from .systems import HashSystem, System, hash_all, make_system
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif"})
 N_FILLERS = 3
@@ -43,7 +43,7 @@ class Config:
     limit_reported: int | None = None
     limit_distractors: int | None = None
     workers: int = 2
-    sample_slow: int = 25
+    sample_slow: int = 20
     progress: bool = True
     command: str = ""
 
@@ -149,17 +149,7 @@ def _load_small(path: Path):
 
 def _hash(task: tuple[str, Path, Sequence[tuple[str, bool]]]) -> tuple[str, dict[str, tuple[Any, float]]]:
     key, path, wanted = task
-    img = alt.load_rgb(path)
-    out = {}
-    for name, reported_side in wanted:
-        system = make_system(name)
-        if not isinstance(system, HashSystem):
-            msg = f"{name} is not a hash system"
-            raise TypeError(msg)
-        t0 = time.perf_counter()
-        h = system.hash_reported(img) if reported_side else system.hash(img)
-        out[name] = (h, time.perf_counter() - t0)
-    return key, out
+    return key, hash_all(alt.load_rgb(path), wanted)
 
 
 def _query_one(s: System, alteration: str, photo_id: str, path: Path) -> tuple[tuple[str, str], list[str], float, str | None]:
