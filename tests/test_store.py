@@ -384,3 +384,27 @@ def test_shared_between_threads(tmp_path: Path) -> None:
             ids = list(pool.map(lambda c: store.add_item([("pdq", c)]), codes))
             found = list(pool.map(lambda c: store.search("pdq", c, 0)[0], codes))
         assert [[h.item_id for h in hits] for hits in found] == [[i] for i in ids]
+
+
+def test_side_files_never_more_open_than_the_db(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store(path).close()
+    keeper = sqlite3.connect(path)  # keeps -wal/-shm alive between our connections
+    try:
+        keeper.execute("INSERT INTO meta (key, value) VALUES ('test', 'x')")  # a WAL with content
+        keeper.commit()  # (SQLite itself resets the mode of an empty WAL only)
+        wal = Path(f"{path}-wal")
+        os.chmod(wal, 0o666)  # as a careless tool or an old version might have left it
+        with Store(path) as store:
+            assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+            os.chmod(path, 0o640)  # an owner sharing the store with a group on purpose
+            os.chmod(wal, 0o666)
+        with Store(path):
+            assert stat.S_IMODE(wal.stat().st_mode) == 0o640
+    finally:
+        keeper.close()
+
+
+def test_cannot_create_in_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"absent/s\.db: cannot create the store"):
+        Store(tmp_path / "absent" / "s.db")

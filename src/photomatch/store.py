@@ -541,12 +541,21 @@ class Store:
         return False
 
     def _protect_side_files(self) -> None:
+        """The -wal and -shm files hold the same data: never more open than the database itself.
+
+        (Not forced to 0600: a store its owner made group-readable keeps working for the group.)
+        """
+        try:
+            db_mode = stat.S_IMODE(self.path.stat().st_mode)
+        except OSError:
+            return
         for suffix in ("-wal", "-shm"):
             side = Path(str(self.path) + suffix)
             try:
                 st = side.stat()
-                if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
-                    os.chmod(side, 0o600)
+                mode = stat.S_IMODE(st.st_mode)
+                if mode & ~db_mode and st.st_uid == os.getuid():
+                    os.chmod(side, mode & db_mode)
             except OSError:
                 pass  # absent (not created yet) or not ours: SQLite copies the db's mode anyway
 
