@@ -1,4 +1,4 @@
-"""Hashing kernels (pdq_hash, pdq_dihedral, phash_bits) of both implementations against the references.
+"""Hashing kernels (pdq_hash, pdq_dihedral, their _gray forms, phash_bits) of both implementations against the references.
 
 Oracles: ``pdqhash`` 0.2.8 (the PyPI bindings of Meta's PDQ C++ reference) for PDQ, ``imagehash``
 (4.3) for pHash, and each implementation against the other. Every test runs on the C kernels and
@@ -229,6 +229,83 @@ def test_phash_through_pil_resize_matches_imagehash(impl):
     assert impl.phash_bits(gray) == ref_phash(image)
 
 
+# ---------------------------------------------------------------- PDQ of grey (luma) input
+
+
+def grey_as_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
+def smooth_gray(shape: tuple[int, int]) -> np.ndarray:
+    rgb = smooth_rgb(shape)
+    # an arbitrary photo-like grey image: a mix of the smooth channels, every level 0-255 likely
+    return ((rgb[..., 0].astype(np.uint16) + rgb[..., 2]) // 2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", ["random", "smooth"])
+def test_pdq_gray_equals_reference_on_equal_channel_rgb(impl, shape, kind):
+    # The reference hashes the RGB image whose three channels are the grey image; the grey kernels
+    # must give the same bits and quality (its luma of (v, v, v) is the grey table's entry v).
+    if kind == "random":
+        gray = np.random.default_rng(shape[0] * 7919 + shape[1]).integers(0, 256, shape, dtype=np.uint8)
+    else:
+        gray = smooth_gray(shape)
+    rgb = grey_as_rgb(gray)
+    assert impl.pdq_hash_gray(gray) == ref_pdq(rgb) == impl.pdq_hash(rgb)
+    assert impl.pdq_dihedral_gray(gray) == ref_dihedral(rgb) == impl.pdq_dihedral(rgb)
+
+
+def test_pdq_gray_every_level(impl):
+    # all 256 grey levels in one image, each checked through the reference
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16).repeat(5, axis=0).repeat(7, axis=1)
+    assert impl.pdq_hash_gray(np.ascontiguousarray(gray)) == ref_pdq(grey_as_rgb(gray))
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 300), w=st.integers(1, 300), seed=st.integers(0, 2**32 - 1))
+def test_pdq_gray_c_equals_numpy_hypothesis(h, w, seed):
+    gray = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
+    results = {name: (_accel.get(name).pdq_hash_gray(gray), _accel.get(name).pdq_dihedral_gray(gray)) for name in _IMPLS}
+    assert len(set(results.values())) == 1, results.keys()
+    assert results[_IMPLS[0]][0] == ref_pdq(grey_as_rgb(gray))
+
+
+def test_pdq_gray_small_images_give_zero_hash(impl):
+    for shape in [(0, 0), (4, 4), (4, 100), (100, 4), (1, 1)]:
+        gray = np.zeros(shape, np.uint8)
+        assert impl.pdq_hash_gray(gray) == (bytes(32), 0)
+        assert impl.pdq_dihedral_gray(gray) == ((bytes(32),) * 8, 0)
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda: [[0] * 8] * 8, TypeError),  # no buffer protocol
+        (lambda: np.zeros((8, 8), np.float32), TypeError),
+        (lambda: np.zeros((8, 8), np.uint16), TypeError),
+        (lambda: np.zeros((8, 8, 3), np.uint8), ValueError),  # RGB goes to pdq_hash
+        (lambda: np.zeros((8, 8, 1), np.uint8), ValueError),
+        (lambda: np.zeros(64, np.uint8), ValueError),
+        (lambda: np.zeros((8, 16), np.uint8)[:, ::2], ValueError),  # not contiguous
+        (lambda: np.zeros((8, 9), np.uint8, order="F"), ValueError),
+    ],
+)
+def test_pdq_gray_rejects_bad_buffers(impl, make, error):
+    bad = make()
+    with pytest.raises(error, match="gray"):
+        impl.pdq_hash_gray(bad)
+    with pytest.raises(error, match="gray"):
+        impl.pdq_dihedral_gray(bad)
+
+
+def test_pdq_gray_threaded_equals_serial(impl):
+    images = [np.random.default_rng(i).integers(0, 256, (300 + 17 * i, 200 + 29 * i), dtype=np.uint8) for i in range(8)]
+    serial = [impl.pdq_hash_gray(g) for g in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(impl.pdq_hash_gray, images)) == serial
+
+
 # ---------------------------------------------------------------- buffers and errors
 
 
@@ -355,7 +432,7 @@ def test_photos_dev_phash_agrees_with_imagehash(impl, photo_refs):
 def test_both_implementations_export_the_same_kernels():
     from photomatch import _native_hash
 
-    assert set(_native_hash.__all__) == {"pdq_hash", "pdq_dihedral", "phash_bits"}
+    assert set(_native_hash.__all__) == {"pdq_hash", "pdq_dihedral", "pdq_hash_gray", "pdq_dihedral_gray", "phash_bits"}
     for name in _IMPLS:
         kernels = _accel.get(name)
         assert all(callable(getattr(kernels, k)) for k in _native_hash.__all__), name

@@ -49,12 +49,12 @@ fail:
 
 /* Scratch for PDQ: none below the hashable size, else the kernel's float count (MemoryError
  * when the size arithmetic overflows or the allocation fails). Sets *out; returns -1 on error. */
-static int pdq_scratch(size_t rows, size_t cols, float **out) {
+static int pdq_scratch(size_t rows, size_t cols, const char *name, float **out) {
     *out = NULL;
     if (rows < 5 || cols < 5) return 0;
     size_t n = pm_pdq_scratch_floats(rows, cols);
     if (n == 0) {
-        PyErr_Format(PyExc_MemoryError, "rgb: image of %zu x %zu pixels is too large to hash", rows, cols);
+        PyErr_Format(PyExc_MemoryError, "%s: image of %zu x %zu pixels is too large to hash", name, rows, cols);
         return -1;
     }
     *out = PyMem_RawMalloc(n * sizeof(float));
@@ -66,39 +66,49 @@ static int pdq_scratch(size_t rows, size_t cols, float **out) {
 }
 
 static const Py_ssize_t RGB_SHAPE[3] = {-1, -1, 3};
+static const Py_ssize_t GRAY_SHAPE[2] = {-1, -1};
 
-static PyObject *pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) {
+typedef int (*pdq_one_fn)(const uint8_t *, size_t, size_t, float *, uint8_t[PM_PDQ_BYTES], int *);
+typedef int (*pdq_eight_fn)(const uint8_t *, size_t, size_t, float *, uint8_t[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *);
+
+/* (H, W, 3) RGB or (H, W) grey, by `gray`. */
+static int get_pdq_input(PyObject *arg, int gray, Py_buffer *view) {
+    if (gray) return get_u8_buffer(arg, "gray", 2, GRAY_SHAPE, "(H, W)", view);
+    return get_u8_buffer(arg, "rgb", 3, RGB_SHAPE, "(H, W, 3)", view);
+}
+
+static PyObject *pdq_one(PyObject *arg, int gray, pdq_one_fn kernel) {
     Py_buffer view;
-    if (get_u8_buffer(arg, "rgb", 3, RGB_SHAPE, "(H, W, 3)", &view) < 0) return NULL;
+    if (get_pdq_input(arg, gray, &view) < 0) return NULL;
     size_t rows = (size_t)view.shape[0], cols = (size_t)view.shape[1];
     float *scratch;
-    if (pdq_scratch(rows, cols, &scratch) < 0) {
+    if (pdq_scratch(rows, cols, gray ? "gray" : "rgb", &scratch) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
     uint8_t hash[PM_PDQ_BYTES];
     int quality = 0;
     Py_BEGIN_ALLOW_THREADS;
-    pm_pdq_hash((const uint8_t *)view.buf, rows, cols, scratch, hash, &quality);
+    kernel((const uint8_t *)view.buf, rows, cols, scratch, hash, &quality);
     Py_END_ALLOW_THREADS;
     PyMem_RawFree(scratch);
     PyBuffer_Release(&view);
     return Py_BuildValue("(y#i)", (const char *)hash, (Py_ssize_t)PM_PDQ_BYTES, quality);
 }
 
-static PyObject *pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
+static PyObject *pdq_eight(PyObject *arg, int gray, pdq_eight_fn kernel) {
     Py_buffer view;
-    if (get_u8_buffer(arg, "rgb", 3, RGB_SHAPE, "(H, W, 3)", &view) < 0) return NULL;
+    if (get_pdq_input(arg, gray, &view) < 0) return NULL;
     size_t rows = (size_t)view.shape[0], cols = (size_t)view.shape[1];
     float *scratch;
-    if (pdq_scratch(rows, cols, &scratch) < 0) {
+    if (pdq_scratch(rows, cols, gray ? "gray" : "rgb", &scratch) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
     uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES];
     int quality = 0;
     Py_BEGIN_ALLOW_THREADS;
-    pm_pdq_dihedral((const uint8_t *)view.buf, rows, cols, scratch, hashes, &quality);
+    kernel((const uint8_t *)view.buf, rows, cols, scratch, hashes, &quality);
     Py_END_ALLOW_THREADS;
     PyMem_RawFree(scratch);
     PyBuffer_Release(&view);
@@ -113,6 +123,17 @@ static PyObject *pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
         PyTuple_SET_ITEM(tuple, v, b);
     }
     return Py_BuildValue("(Ni)", tuple, quality);
+}
+
+static PyObject *pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) { return pdq_one(arg, 0, pm_pdq_hash); }
+static PyObject *pdq_hash_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
+    return pdq_one(arg, 1, pm_pdq_hash_gray);
+}
+static PyObject *pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
+    return pdq_eight(arg, 0, pm_pdq_dihedral);
+}
+static PyObject *pdq_dihedral_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
+    return pdq_eight(arg, 1, pm_pdq_dihedral_gray);
 }
 
 static PyObject *phash_bits(PyObject *Py_UNUSED(module), PyObject *arg) {
@@ -134,6 +155,11 @@ PyMethodDef pm_hash_methods[] = {
     {"pdq_dihedral", pdq_dihedral, METH_O,
      "pdq_dihedral(rgb) -> (8 x bytes32, quality): the 8 dihedral PDQ hashes in the reference order\n"
      "(original, rotate90, rotate180, rotate270, flipX, flipY, flipPlus1, flipMinus1)."},
+    {"pdq_hash_gray", pdq_hash_gray, METH_O,
+     "pdq_hash_gray(gray) -> (bytes32, quality): PDQ of an (H, W) uint8 C-contiguous grey (luma) array;\n"
+     "equals pdq_hash of the RGB array whose three channels equal it."},
+    {"pdq_dihedral_gray", pdq_dihedral_gray, METH_O,
+     "pdq_dihedral_gray(gray) -> (8 x bytes32, quality): pdq_dihedral of an (H, W) grey array, likewise."},
     {"phash_bits", phash_bits, METH_O,
      "phash_bits(gray32) -> bytes8: pHash bits of a (32, 32) uint8 greyscale array, as imagehash.phash."},
     {NULL, NULL, 0, NULL},

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-__all__ = ["pdq_hash", "pdq_dihedral", "phash_bits"]
+__all__ = ["pdq_hash", "pdq_dihedral", "pdq_hash_gray", "pdq_dihedral_gray", "phash_bits"]
 
 _F32 = np.float32
 _MIN_HASHABLE_DIM = 5  # the reference gives an all-zero hash below this size
@@ -76,6 +76,15 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     # Computed in double, left to right, then rounded to float32: what pdqhash.compute does
     # in numpy before calling the C++ core.
     return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype(_F32)
+
+
+def _grey_table() -> np.ndarray:
+    # Grey v hashes as the RGB pixel (v, v, v): the same double expression, one rounding.
+    v = np.arange(256, dtype=np.float64)
+    return (v * 0.299 + v * 0.587 + v * 0.114).astype(_F32)
+
+
+_GREY_LUMA = _grey_table()
 
 
 def _box_steps(length: int, window: int):
@@ -180,19 +189,20 @@ def _pdq_bits(b: np.ndarray) -> bytes:
     return np.packbits((flat > median)[::-1]).tobytes()
 
 
-def _pdq_prepare(rgb: object, name: str) -> np.ndarray | None:
-    arr = _check_image(rgb, name, ndim=3, shape=(None, None, 3))
+def _pdq_luma(pixels: object, gray: bool) -> np.ndarray | None:
+    """Float32 luma of an (H, W, 3) RGB or (H, W) grey input; None below the hashable size."""
+    if gray:
+        arr = _check_image(pixels, "gray", ndim=2, shape=(None, None))
+    else:
+        arr = _check_image(pixels, "rgb", ndim=3, shape=(None, None, 3))
     if arr.shape[0] < _MIN_HASHABLE_DIM or arr.shape[1] < _MIN_HASHABLE_DIM:
         return None
-    return arr
+    return _GREY_LUMA[arr] if gray else _luma(arr)
 
 
-def pdq_hash(rgb: object) -> tuple[bytes, int]:
-    """PDQ of an (H, W, 3) uint8 C-contiguous RGB array: (32 bytes in the reference hex order, quality)."""
-    arr = _pdq_prepare(rgb, "rgb")
-    if arr is None:
+def _pdq_one(luma: np.ndarray | None) -> tuple[bytes, int]:
+    if luma is None:
         return bytes(32), 0
-    luma = _luma(arr)
     if luma.shape == (64, 64):
         a = luma  # the reference skips the blur when the image is already 64x64
     else:
@@ -200,16 +210,10 @@ def pdq_hash(rgb: object) -> tuple[bytes, int]:
     return _pdq_bits(_dct64to16(a)), _quality(a)
 
 
-def pdq_dihedral(rgb: object) -> tuple[tuple[bytes, ...], int]:
-    """The 8 dihedral PDQ hashes from one DCT, in the reference order, and the quality.
-
-    Order: original, rotate90, rotate180, rotate270, flipX, flipY, flipPlus1, flipMinus1.
-    Unlike pdq_hash, the reference blurs even a 64x64 input here, and so do we.
-    """
-    arr = _pdq_prepare(rgb, "rgb")
-    if arr is None:
+def _pdq_eight(luma: np.ndarray | None) -> tuple[tuple[bytes, ...], int]:
+    if luma is None:
         return (bytes(32),) * 8, 0
-    a = _jarosz_decimate(_luma(arr))
+    a = _jarosz_decimate(luma)
     b = _dct64to16(a)
     i = np.arange(16)[:, None]
     j = np.arange(16)[None, :]
@@ -227,6 +231,34 @@ def pdq_dihedral(rgb: object) -> tuple[tuple[bytes, ...], int]:
         np.where(odd_ij, -b, b).T,  # flipMinus1
     )
     return tuple(_pdq_bits(np.ascontiguousarray(v)) for v in variants), _quality(a)
+
+
+def pdq_hash(rgb: object) -> tuple[bytes, int]:
+    """PDQ of an (H, W, 3) uint8 C-contiguous RGB array: (32 bytes in the reference hex order, quality)."""
+    return _pdq_one(_pdq_luma(rgb, gray=False))
+
+
+def pdq_dihedral(rgb: object) -> tuple[tuple[bytes, ...], int]:
+    """The 8 dihedral PDQ hashes from one DCT, in the reference order, and the quality.
+
+    Order: original, rotate90, rotate180, rotate270, flipX, flipY, flipPlus1, flipMinus1.
+    Unlike pdq_hash, the reference blurs even a 64x64 input here, and so do we.
+    """
+    return _pdq_eight(_pdq_luma(rgb, gray=False))
+
+
+def pdq_hash_gray(gray: object) -> tuple[bytes, int]:
+    """PDQ of an (H, W) uint8 C-contiguous grey (luma) array, e.g. a JPEG's decoded Y plane.
+
+    Grey v is taken as the RGB pixel (v, v, v), so this equals ``pdq_hash`` of the RGB array
+    whose three channels equal ``gray``, bit for bit.
+    """
+    return _pdq_one(_pdq_luma(gray, gray=True))
+
+
+def pdq_dihedral_gray(gray: object) -> tuple[tuple[bytes, ...], int]:
+    """``pdq_dihedral`` of an (H, W) grey array, as ``pdq_hash_gray`` is to ``pdq_hash``."""
+    return _pdq_eight(_pdq_luma(gray, gray=True))
 
 
 # ---------------------------------------------------------------- pHash

@@ -528,6 +528,40 @@ static void luma_rows(const luma_tables *t, const uint8_t *rgb, size_t cols, siz
     luma_rows_scalar(t, rgb, cols, nl, out);
 }
 
+/* The luma of a grey pixel v, as the RGB path computes it for (v, v, v): a grey image hashes
+ * exactly as the RGB image whose three channels equal it. */
+static void grey_table_init(const luma_tables *t, float g[256]) {
+    for (int v = 0; v < 256; v++) {
+        const uint8_t p[3] = {(uint8_t)v, (uint8_t)v, (uint8_t)v};
+        g[v] = luma_of(t, p);
+    }
+}
+
+/* Pixels in one of the two layouts the kernels take: RGB (channels 3) or grey (channels 1). */
+typedef struct {
+    const uint8_t *pix;
+    size_t channels;
+    luma_tables lt;
+    float grey[256];
+} pixels;
+
+static void pixels_init(pixels *px, const uint8_t *pix, size_t channels) {
+    px->pix = pix;
+    px->channels = channels;
+    luma_tables_init(&px->lt);
+    if (channels == 1) grey_table_init(&px->lt, px->grey);
+}
+
+/* Luma of nl rows starting at row r into out (row-major, cols floats per row). */
+static void pixels_luma_rows(const pixels *px, size_t r, size_t cols, size_t nl, float *restrict out) {
+    const uint8_t *src = px->pix + r * cols * px->channels;
+    if (px->channels == 3) {
+        luma_rows(&px->lt, src, cols, nl, out);
+        return;
+    }
+    for (size_t i = 0, n = nl * cols; i < n; i++) out[i] = px->grey[src[i]];
+}
+
 static size_t mul_ok(size_t a, size_t b, int *ok) {
     if (a != 0 && b > SIZE_MAX / a) *ok = 0;
     return a * b;
@@ -583,7 +617,7 @@ static void pass2_rows(pass2 *p, const float *s2, size_t nl) {
 }
 
 /* Tent filter and decimation of the rows x cols image into a64 (rows, cols >= 5). */
-static void jarosz_decimate(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, float a64[64][64]) {
+static void jarosz_decimate(const pixels *px, size_t rows, size_t cols, float *scratch, float a64[64][64]) {
     size_t wr = (cols + 127) / 128; /* window of the row passes (spans columns) */
     size_t wc = (rows + 127) / 128; /* window of the column passes */
     size_t rsel[64], csel[64];
@@ -591,9 +625,6 @@ static void jarosz_decimate(const uint8_t *rgb, size_t rows, size_t cols, float 
         rsel[k] = (size_t)(((k + 0.5) * (double)rows) / 64);
         csel[k] = (size_t)(((k + 0.5) * (double)cols) / 64);
     }
-    luma_tables lt;
-    luma_tables_init(&lt);
-
     float *x = scratch;
     float *y = x + cols * LANES;
     float *s1 = y + cols * LANES;
@@ -613,7 +644,7 @@ static void jarosz_decimate(const uint8_t *rgb, size_t rows, size_t cols, float 
     for (size_t s = 0; s < rows; s += LANES) {
         size_t nl = rows - s < LANES ? rows - s : LANES;
         /* luma and first row pass on the strip, into the ring of the first column pass */
-        luma_rows(&lt, rgb + s * cols * 3, cols, nl, s1);
+        pixels_luma_rows(px, s, cols, nl, s1);
         rows_to_tile(s1, cols, nl, x);
         row_box(x, y, cols, wr, 1);
         float *dst[LANES];
@@ -707,44 +738,47 @@ static void bits_of(float b[16][16], uint8_t out[PM_PDQ_BYTES]) {
             if (b[i][j] > median) out[2 * (15 - i) + (j < 8)] |= (uint8_t)(1u << (j & 7));
 }
 
-static void pdq_dct(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, int blur_64x64, float b[16][16],
-                    int *quality) {
+static void pdq_dct(const uint8_t *pix, size_t channels, size_t rows, size_t cols, float *scratch, int blur_64x64,
+                    float b[16][16], int *quality) {
     float a64[64][64];
+    pixels px;
+    pixels_init(&px, pix, channels);
     if (!blur_64x64 && rows == 64 && cols == 64) {
         /* the reference skips the filter when the input is already 64x64 (pdq_hash only) */
-        luma_tables lt;
-        luma_tables_init(&lt);
         for (int i = 0; i < 64; i++)
-            for (int j = 0; j < 64; j++) a64[i][j] = luma_of(&lt, rgb + ((size_t)i * 64 + (size_t)j) * 3);
+            for (int j = 0; j < 64; j++) {
+                size_t k = (size_t)i * 64 + (size_t)j;
+                a64[i][j] = channels == 3 ? luma_of(&px.lt, pix + k * 3) : px.grey[pix[k]];
+            }
     } else {
-        jarosz_decimate(rgb, rows, cols, scratch, a64);
+        jarosz_decimate(&px, rows, cols, scratch, a64);
     }
     *quality = quality_of(a64);
     dct64to16(a64, b);
 }
 
-int pm_pdq_hash(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, uint8_t hash[PM_PDQ_BYTES],
-                int *quality) {
+static int pdq_hash_of(const uint8_t *pix, size_t channels, size_t rows, size_t cols, float *scratch,
+                       uint8_t hash[PM_PDQ_BYTES], int *quality) {
     if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) {
         memset(hash, 0, PM_PDQ_BYTES);
         *quality = 0;
         return 0;
     }
     float b[16][16];
-    pdq_dct(rgb, rows, cols, scratch, 0, b, quality);
+    pdq_dct(pix, channels, rows, cols, scratch, 0, b, quality);
     bits_of(b, hash);
     return 0;
 }
 
-int pm_pdq_dihedral(const uint8_t *rgb, size_t rows, size_t cols, float *scratch,
-                    uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality) {
+static int pdq_dihedral_of(const uint8_t *pix, size_t channels, size_t rows, size_t cols, float *scratch,
+                           uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality) {
     if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) {
         memset(hashes, 0, (size_t)PM_PDQ_DIHEDRAL * PM_PDQ_BYTES);
         *quality = 0;
         return 0;
     }
     float a[16][16], b[16][16];
-    pdq_dct(rgb, rows, cols, scratch, 1, a, quality);
+    pdq_dct(pix, channels, rows, cols, scratch, 1, a, quality);
     bits_of(a, hashes[0]);
     /* The reference's DCT-domain symmetries: a transpose for the quarter turns and diagonal
      * flips, and sign changes of odd rows and/or columns. */
@@ -766,4 +800,24 @@ int pm_pdq_dihedral(const uint8_t *rgb, size_t rows, size_t cols, float *scratch
         bits_of(b, hashes[v]);
     }
     return 0;
+}
+
+int pm_pdq_hash(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, uint8_t hash[PM_PDQ_BYTES],
+                int *quality) {
+    return pdq_hash_of(rgb, 3, rows, cols, scratch, hash, quality);
+}
+
+int pm_pdq_dihedral(const uint8_t *rgb, size_t rows, size_t cols, float *scratch,
+                    uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality) {
+    return pdq_dihedral_of(rgb, 3, rows, cols, scratch, hashes, quality);
+}
+
+int pm_pdq_hash_gray(const uint8_t *gray, size_t rows, size_t cols, float *scratch, uint8_t hash[PM_PDQ_BYTES],
+                     int *quality) {
+    return pdq_hash_of(gray, 1, rows, cols, scratch, hash, quality);
+}
+
+int pm_pdq_dihedral_gray(const uint8_t *gray, size_t rows, size_t cols, float *scratch,
+                         uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality) {
+    return pdq_dihedral_of(gray, 1, rows, cols, scratch, hashes, quality);
 }

@@ -31,4 +31,13 @@ int pm_pdq_hash(const uint8_t *rgb, size_t rows, size_t cols, float *scratch, ui
 int pm_pdq_dihedral(const uint8_t *rgb, size_t rows, size_t cols, float *scratch,
                     uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality);
 
+/* The same two kernels on a C-contiguous rows x cols grey (luma) uint8 image, e.g. the Y plane
+ * a JPEG decoder gives without colour conversion. Grey v is taken as the RGB pixel (v, v, v):
+ * the hashes equal pm_pdq_hash / pm_pdq_dihedral of the RGB image whose channels all equal
+ * `gray`, bit for bit. Same scratch size as for RGB. */
+int pm_pdq_hash_gray(const uint8_t *gray, size_t rows, size_t cols, float *scratch, uint8_t hash[PM_PDQ_BYTES],
+                     int *quality);
+int pm_pdq_dihedral_gray(const uint8_t *gray, size_t rows, size_t cols, float *scratch,
+                         uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES], int *quality);
+
 #endif
