@@ -571,6 +571,11 @@ class HashIndex:
         )
         if stale:
             self._mih = None  # free the old tables before building the new ones
+            if self._ids_buf.shape[0] > self._n + self._n // 8 + 16:
+                # Growth slack would count against the memory budget for as long as the
+                # tables live: trim it (the next add grows the buffers again).
+                self._codes_buf = self._rows.copy()
+                self._ids_buf = self._row_ids.copy()
             handle = kernels.mih_build(self._rows, layout.starts, layout.widths, self._threads)
             self._mih = _Mih(kernels, handle, layout, self._n)
         return self._mih

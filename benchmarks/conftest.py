@@ -1,0 +1,56 @@
+"""Shared options and fixtures of the benchmarks (pytest-benchmark; each module skips without it).
+
+Options:
+    --big     also run the largest sizes (1e7 codes in bench_index.py: several GB of RAM, minutes)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("photomatch benchmarks")
+    group.addoption(
+        "--big",
+        action="store_true",
+        default=False,
+        help="also run the largest benchmark sizes (1e7 index entries; needs ~10 GB RAM and minutes)",
+    )
+
+
+@pytest.fixture(scope="session")
+def big(request: pytest.FixtureRequest) -> bool:
+    """Whether --big was given."""
+    return bool(request.config.getoption("--big"))
+
+
+@pytest.fixture(scope="session")
+def photos_dev_dir() -> Path:
+    """The photos-dev folder ($PHOTOMATCH_PHOTOS_DEV or ../shared/data/photos-dev), else skip."""
+    env = os.environ.get("PHOTOMATCH_PHOTOS_DEV")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-dev"
+    if not (path / "manifest.csv").is_file():
+        pytest.skip("photos-dev not found: set PHOTOMATCH_PHOTOS_DEV or check out ../shared beside the repo")
+    return path
+
+
+_SUMMARY = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def bench_summary(request: pytest.FixtureRequest) -> list[str]:
+    """Lines a benchmark module appends (e.g. ratios between engines measured in this run);
+    printed at the end of the run, after pytest-benchmark's tables."""
+    return request.config.stash.setdefault(_SUMMARY, [])
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    lines = config.stash.get(_SUMMARY, [])
+    if lines:
+        terminalreporter.section("photomatch benchmark summary")
+        for line in lines:
+            terminalreporter.write_line(line)
