@@ -262,3 +262,36 @@ def test_export_is_owner_only_and_atomic(tmp_path: Path) -> None:
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert read_hash_list(out) == [rec("pdq", PDQ, quality=100, id="1", label="x")]
     assert sorted(p.name for p in tmp_path.iterdir() if "export" in p.name) == ["export.csv"]  # no temp left
+
+
+# ---------------------------------------------------------------------------------------------
+# property: any text in the text fields survives every format
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_text = st.one_of(st.none(), st.text(min_size=1, max_size=30))
+_record = st.builds(
+    HashRecord,
+    algorithm=st.sampled_from(["pdq", "phash"]),
+    hex=st.just(""),
+    quality=st.one_of(st.none(), st.integers(0, 100)),
+    id=_text, label=_text, source=_text,
+    kind=st.sampled_from(["whole", "crop", "window"]),
+    region=st.one_of(st.none(), st.tuples(st.integers(-5, 5000), st.integers(-5, 5000), st.integers(1, 5000),
+                                          st.integers(1, 5000)).map(lambda t: tuple(float(v) for v in t))),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(st.tuples(_record, st.binary(min_size=32, max_size=32)), max_size=6),
+       fmt=st.sampled_from(["csv", "tsv", "jsonl"]))
+def test_round_trip_any_text(records, fmt) -> None:
+    from dataclasses import replace
+
+    recs = [replace(r, hex=(b if r.algorithm == "pdq" else b[:8]).hex(),
+                    quality=r.quality if r.algorithm == "pdq" else None) for r, b in records]
+    buf = io.StringIO()
+    write_hash_list(recs, buf, format=fmt)
+    assert read_hash_list(io.StringIO(buf.getvalue()), format=fmt) == recs
+    assert read_hash_list(io.StringIO(buf.getvalue())) == recs  # format sniffed from the content

@@ -494,10 +494,11 @@ def _as_record(r: Any) -> HashRecord:
 
 def _rows(records: list[HashRecord]) -> tuple[list[str], list[list[Any]]]:
     extended = any(r.kind != "whole" or r.region is not None for r in records)
-    columns = ["id", "label", "algo", "hex", "quality", "source"] + (["kind", "x", "y", "w", "h"] if extended else [])
+    # algo first: a line never starts with '#' (a comment) or a blank, whatever the ids and labels
+    columns = ["algo", "hex", "quality", "id", "label", "source"] + (["kind", "x", "y", "w", "h"] if extended else [])
     rows = []
     for r in records:
-        row: list[Any] = [r.id, r.label, r.algorithm, r.hex, r.quality, r.source]
+        row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, r.source]
         if extended:
             row += [r.kind, *(r.region if r.region is not None else (None,) * 4)]
         rows.append(row)
@@ -507,7 +508,9 @@ def _rows(records: list[HashRecord]) -> tuple[list[str], list[list[Any]]]:
 def _render(records: list[HashRecord], fmt: str, out: IO[str]) -> None:
     columns, rows = _rows(records)
     if fmt == "csv":
-        w = csv.writer(out, lineterminator="\n")
+        # RFC 4180 line ends: the writer then quotes every field holding a \r or \n (with "\n"
+        # alone it would leave a bare \r unquoted, which readers take for a line break).
+        w = csv.writer(out, lineterminator="\r\n")
         w.writerow(columns)
         w.writerows([["" if v is None else v for v in row] for row in rows])
     elif fmt == "tsv":
@@ -525,7 +528,7 @@ def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str]
     """Write records (:class:`HashRecord` or ``Hash`` values) as CSV, TSV or JSON lines; return
     how many. A path is written atomically (temporary file, fsync, rename) and owner-only (0600).
 
-    Columns: ``id, label, algo, hex, quality, source``, plus ``kind, x, y, w, h`` when a record
+    Columns: ``algo, hex, quality, id, label, source``, plus ``kind, x, y, w, h`` when a record
     has a region or a kind other than ``"whole"``; :func:`read_hash_list` reads them back equal.
 
     >>> import io
