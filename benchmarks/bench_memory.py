@@ -1,0 +1,276 @@
+"""Peak memory of loading + hashing giant and bomb images, and a leak check over 10,000 hashes.
+
+    python benchmarks/bench_memory.py              # every case; prints a table; exit 1 if a bound is broken
+    python benchmarks/bench_memory.py --quick      # 2,000 images in the leak check, no 48 MP PNG
+    python benchmarks/bench_memory.py --worst      # also a 196 MP PNG, just under DEFAULT_MAX_PIXELS (~4 GB)
+
+Each case runs in a fresh child process, so one case's high-water mark can't hide another's.
+The child imports photomatch and hashes a tiny image first (plugins and kernels loaded), reads
+its peak resident set (``VmHWM``; the baseline), runs the case, and reads the peak again: the difference is the
+memory the case itself needed at its peak. A second child runs the case under ``tracemalloc``,
+which sees what Python and numpy allocate (not Pillow's C buffers): the two figures together
+say where the memory goes.
+
+The bounds are stated per decoded pixel, since a legitimate image's pixels must be held:
+a giant image needs at most ``GIANT_BYTES_PER_PIXEL`` bytes per pixel above the baseline, a bomb
+(a huge declared size in a small file) at most ``BOMB_MB`` whatever it declares, because it is
+refused from its header. The leak check hashes 10,000 small images (PDQ, pHash and the 8 dihedral
+PDQs, from bytes in one thread, then from files through ``hash_files`` on 2 threads) and requires
+the resident set to grow by at most ``LEAK_MB`` between the end of the warm-up (first 1,000) and
+the end. The inputs are generated here, deterministically; nothing is read from ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import zlib
+from pathlib import Path
+
+GIANT_BYTES_PER_PIXEL = 16.0  # bound on peak RSS above baseline, per decoded pixel
+BOMB_MB = 16.0  # bound on peak RSS above baseline for a refused bomb
+LEAK_MB = 8.0  # bound on RSS growth from image 1,000 to image 10,000
+GIANT_SIZE = (8000, 6000)  # 48 MP: a big phone photo / stitched panorama
+WORST_SIZE = (14000, 14000)  # 196 MP: just under loading.DEFAULT_MAX_PIXELS (200 MP)
+
+
+# --- inputs (written by the parent) -----------------------------------------------------------
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_streamed(path: Path, width: int, height: int, row: bytes | None = None) -> None:
+    """An RGB PNG of ``height`` identical rows, compressed row by row (never held whole in memory).
+
+    With all-zero rows this is a real decompression bomb: every declared pixel is in the data.
+    """
+    row = row if row is not None else bytes(3 * width)
+    comp = zlib.compressobj(9)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        line = b"\0" + row
+        pending = bytearray()
+        for _ in range(height):
+            pending += comp.compress(line)
+            if len(pending) > 1 << 20:
+                f.write(_chunk(b"IDAT", bytes(pending)))
+                pending.clear()
+        pending += comp.flush()
+        f.write(_chunk(b"IDAT", bytes(pending)) + _chunk(b"IEND", b""))
+
+
+def _photo_like(width: int, height: int):
+    import numpy as np
+
+    y = np.linspace(0, 6.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(0, 9.0, width, dtype=np.float32)[None, :]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    out[..., 0] = (127 + 120 * np.sin(x + y)).astype(np.uint8)
+    out[..., 1] = (127 + 120 * np.cos(x * 0.7 - y)).astype(np.uint8)
+    out[..., 2] = (127 + 120 * np.sin(x * y * 0.3)).astype(np.uint8)
+    return out
+
+
+def make_inputs(folder: Path, *, quick: bool, worst: bool) -> dict[str, tuple[str, str, int]]:
+    """name -> (path, operation, decoded pixels or 0 for a bomb)."""
+    from PIL import Image
+
+    w, h = GIANT_SIZE
+    cases: dict[str, tuple[str, str, int]] = {}
+    big = Image.fromarray(_photo_like(w, h))
+    jpg = folder / "giant.jpg"
+    big.save(jpg, quality=90)
+    cases["giant JPEG 48 MP, pdq exact"] = (str(jpg), "pdq-exact", w * h)
+    cases["giant JPEG 48 MP, pdq fast (draft)"] = (str(jpg), "pdq", w * h)
+    cases["giant JPEG 48 MP, phash exact"] = (str(jpg), "phash-exact", w * h)
+    cases["giant JPEG 48 MP, 8 dihedral pdq"] = (str(jpg), "dihedral-exact", w * h)
+    if not quick:
+        png = folder / "giant.png"
+        big.save(png, compress_level=1)
+        cases["giant PNG 48 MP, pdq"] = (str(png), "pdq-exact", w * h)
+    del big
+    if worst:
+        ww, wh = WORST_SIZE
+        worst_png = folder / "worst.png"
+        png_streamed(worst_png, ww, wh, row=bytes(range(256)) * (3 * ww // 256) + bytes(3 * ww % 256))
+        cases[f"PNG {ww * wh / 1e6:.0f} MP (limit 200), pdq"] = (str(worst_png), "pdq-exact", ww * wh)
+    bomb_zero = folder / "bomb_zeros.png"
+    png_streamed(bomb_zero, 20000, 20000)  # 1.2 GB of real pixel data in ~1 MB
+    cases["bomb PNG 20000x20000 zeros (~1 MB file), pdq"] = (str(bomb_zero), "pdq-exact", 0)
+    header_bomb = folder / "bomb_header.png"
+    header_bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
+                            + _chunk(b"IDAT", zlib.compress(b"\0")) + _chunk(b"IEND", b""))
+    cases["bomb PNG header 100000x100000 (57 bytes), pdq"] = (str(header_bomb), "pdq-exact", 0)
+    gif = folder / "bomb.gif"
+    gif.write_bytes(b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+                    + b"," + struct.pack("<HHHHB", 0, 0, 65535, 65535, 0) + b"\x02\x02\x44\x01\x00;")
+    cases["bomb GIF header 65535x65535, phash"] = (str(gif), "phash-exact", 0)
+    return cases
+
+
+# --- child side ---------------------------------------------------------------------------------
+
+
+def _maxrss_mb() -> float:
+    """Peak resident set of this process so far.
+
+    VmHWM, not ``getrusage().ru_maxrss``: Linux carries ru_maxrss over fork and exec, so a child
+    of a parent that once held a giant image would report the parent's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _warm_up():
+    import numpy as np
+
+    import photomatch
+
+    tiny = np.zeros((32, 32, 3), np.uint8)
+    photomatch.pdq(tiny), photomatch.phash(tiny), photomatch.pdq_dihedral(tiny)
+    return photomatch
+
+
+def child_case(path: str, op: str, trace: bool) -> dict:
+    pm = _warm_up()
+    verbs = {
+        "pdq": lambda: pm.pdq(path),
+        "pdq-exact": lambda: pm.pdq(path, exact=True),
+        "phash-exact": lambda: pm.phash(path, exact=True),
+        "dihedral-exact": lambda: pm.pdq_dihedral(path, exact=True),
+    }
+    base = _maxrss_mb()
+    if trace:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        verbs[op]()
+        outcome = "hashed"
+    except pm.PhotomatchError as e:
+        outcome = f"refused: {type(e).__name__}"
+    seconds = time.perf_counter() - t0
+    out = {"baseline_mb": base, "peak_mb": _maxrss_mb(), "seconds": seconds, "outcome": outcome}
+    if trace:
+        out["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+    return out
+
+
+def child_leak(n: int, folder: str) -> dict:
+    import numpy as np
+    from PIL import Image
+
+    pm = _warm_up()
+    rng = np.random.default_rng(5)
+    blobs = []
+    for i in range(40):  # varied formats, sizes and modes: each decoder path and kernel size class
+        h, w = int(rng.integers(40, 260)), int(rng.integers(40, 260))
+        small = rng.integers(0, 256, size=(max(h // 16, 2), max(w // 16, 2), 3), dtype=np.uint8)
+        im = Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR)
+        fmt = ("JPEG", "PNG", "WEBP", "GIF")[i % 4]
+        buf = io.BytesIO()
+        (im.convert("P") if fmt == "GIF" else im).save(buf, fmt)
+        blobs.append(buf.getvalue())
+    paths = []
+    for i, b in enumerate(blobs):
+        p = os.path.join(folder, f"leak{i}.img")
+        with open(p, "wb") as f:
+            f.write(b)
+        paths.append(p)
+
+    marks: dict[str, list[tuple[int, float]]] = {"bytes, 1 thread": [], "hash_files, 2 threads": []}
+    t0 = time.perf_counter()
+    for i in range(n):  # in-process verbs on bytes
+        data = blobs[i % len(blobs)]
+        pm.pdq(data)
+        pm.phash(data)
+        if i % 10 == 0:
+            pm.pdq_dihedral(data)
+        if (i + 1) % 1000 == 0:
+            marks["bytes, 1 thread"].append((i + 1, _rss_mb()))
+    every = [paths[i % len(paths)] for i in range(n)]
+    for i, r in enumerate(pm.hash_files(every, "pdq", workers=2)):  # the CLI's batch path
+        if not r.ok:
+            raise RuntimeError(str(r.error))
+        if (i + 1) % 1000 == 0:
+            marks["hash_files, 2 threads"].append((i + 1, _rss_mb()))
+    return {"marks": marks, "seconds": time.perf_counter() - t0}
+
+
+# --- parent side --------------------------------------------------------------------------------
+
+
+def _run_child(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 images in the leak check; no giant PNG")
+    parser.add_argument("--worst", action="store_true", help="also a 196 MP PNG, just under the default limit")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        result = child_leak(int(rest[0]), rest[1]) if kind == "leak" else child_case(rest[0], rest[1], kind == "trace")
+        print(json.dumps(result))
+        return 0
+
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+        cases = make_inputs(Path(tmp), quick=args.quick, worst=args.worst)
+        print(f"{'case':52s} {'outcome':32s} {'peak-base MB':>12s} {'B/pixel':>8s} {'traced MB':>9s} {'s':>6s}")
+        for name, (path, op, pixels) in cases.items():
+            r = _run_child("rss", path, op)
+            t = _run_child("trace", path, op)
+            extra = r["peak_mb"] - r["baseline_mb"]
+            per_px = extra * 2**20 / pixels if pixels else float("nan")
+            print(f"{name:52s} {r['outcome']:32s} {extra:12.1f} {per_px:8.2f} {t['traced_peak_mb']:9.1f} "
+                  f"{r['seconds']:6.2f}   (baseline {r['baseline_mb']:.0f} MB)")
+            if pixels and per_px > GIANT_BYTES_PER_PIXEL:
+                failures.append(f"{name}: {per_px:.1f} bytes/pixel > {GIANT_BYTES_PER_PIXEL}")
+            if not pixels and (extra > BOMB_MB or not r["outcome"].startswith("refused")):
+                failures.append(f"{name}: {r['outcome']}, {extra:.1f} MB (bound {BOMB_MB} MB, must be refused)")
+
+        n = 2000 if args.quick else 10_000
+        leak = _run_child("leak", str(n), tmp)
+        for what, marks in leak["marks"].items():
+            warm = marks[0][1]
+            growth = marks[-1][1] - warm
+            trail = " ".join(f"{rss:.0f}" for _, rss in marks)
+            print(f"leak check, {n} images, {what:22s}: RSS after 1,000 {warm:.1f} MB, growth to {n}: "
+                  f"{growth:+.1f} MB (bound {LEAK_MB}); RSS per 1,000: {trail}")
+            if growth > LEAK_MB:
+                failures.append(f"leak check ({what}): RSS grew {growth:.1f} MB after warm-up")
+        print(f"leak check took {leak['seconds']:.0f} s")
+    for f in failures:
+        print(f"BOUND EXCEEDED: {f}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
