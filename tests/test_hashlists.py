@@ -295,3 +295,26 @@ def test_round_trip_any_text(records, fmt) -> None:
     write_hash_list(recs, buf, format=fmt)
     assert read_hash_list(io.StringIO(buf.getvalue()), format=fmt) == recs
     assert read_hash_list(io.StringIO(buf.getvalue())) == recs  # format sniffed from the content
+
+
+_line = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.one_of(st.sampled_from(["hash", "hex", "pdq", "phash", "algo", "quality", "x", "w", "#", '"', "",
+                                        "{", "}", "=", PDQ, PHASH, "pdq", "phash", "101", "-1", "1e999"]),
+                       st.text(max_size=8)), max_size=6).map(",".join),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_line, max_size=6), sep=st.sampled_from([",", "\t"]),
+       fmt=st.sampled_from([None, "csv", "tsv", "jsonl"]), skip=st.booleans())
+def test_any_input_reads_or_raises_hash_format_error(lines, sep, fmt, skip) -> None:
+    text = "\n".join(line.replace(",", sep) for line in lines)
+    try:
+        records = read_hash_list(io.StringIO(text), format=fmt, skip_invalid=skip)
+    except HashFormatError as exc:
+        assert ", line " in str(exc)
+        return
+    for r in records:  # whatever was accepted is well-formed
+        assert len(r.hex) == {"pdq": 64, "phash": 16}[r.algorithm] and r.hex == r.hex.lower()
+        assert r.quality is None or 0 <= r.quality <= 100
