@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from photomatch import _accel
 from photomatch.features import FeatureIndex
 from photomatch.regions import crop, query_regions, reported_regions
-from photomatch.verify import extract_features, verify
+from photomatch.verify import extract_features, verify, verify_region
 
 _POP = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
@@ -48,7 +48,7 @@ def hamming(q: np.ndarray, db: np.ndarray) -> np.ndarray:
     return _POP[np.bitwise_xor(db, q)].sum(axis=1)
 
 
-def load(path: Path, max_side: int = 1600) -> np.ndarray:
+def load(path: Path, max_side: int = 1024) -> np.ndarray:
     im = Image.open(path)
     im.draft("RGB", (max_side, max_side))
     im = im.convert("RGB")
@@ -287,14 +287,15 @@ def main(argv: list[str] | None = None) -> int:
                 found = {s: set() for s in systems}
                 found["whole"] = set(np.flatnonzero(dw <= args.strict).tolist())
                 # (b) region hashes at the strict threshold; (c) loose + verification
-                loose: dict[int, int] = {}
-                for h in hs:
+                loose: dict[int, tuple[int, tuple]] = {}
+                for h, (box, _kind) in zip(hs, regs):
                     d = hamming(h, reg_db)
                     for j in np.flatnonzero(d <= args.strict):
                         found["regions"].add(int(reg_item[j]))
                     for j in np.flatnonzero(d <= args.loose):
                         it = int(reg_item[j])
-                        loose[it] = min(loose.get(it, 999), int(d[j]))
+                        if int(d[j]) < loose.get(it, (999, None))[0]:
+                            loose[it] = (int(d[j]), box)
                 t = time.process_time()
                 qf = extract_features(q)
                 times["features"].append(time.process_time() - t)
@@ -302,14 +303,17 @@ def main(argv: list[str] | None = None) -> int:
                 cands = findex.search(qf, top=args.top)
                 times["retrieval"].append(time.process_time() - t)
                 t = time.process_time()
-                def check(it: int) -> bool:
-                    v = verify(qf, findex.features_of(it))
+                def check(it: int, box: tuple | None = None) -> bool:
+                    if box is None or box == regs[0][0]:
+                        v = verify(qf, findex.features_of(it))
+                    else:  # the region that hashed close: verify it alone (its own keypoints)
+                        v = verify_region(q, box, findex.features_of(it))
                     right = group == "rep" and it == i
                     (inl_right if right else inl_wrong).append(v.inliers)
                     return v.ok
 
-                for it, dist in loose.items():
-                    if dist <= args.strict or check(it):
+                for it, (dist, box) in loose.items():
+                    if dist <= args.strict or check(it, box):
                         found["regions+verify"].add(it)
                 for it, _v in cands:
                     if check(it):

@@ -13,7 +13,7 @@ import pytest
 
 from photomatch.features import FeatureIndex
 from photomatch.regions import iou
-from photomatch.verify import FeatureFormatError, Features, extract_features, verify
+from photomatch.verify import FeatureFormatError, Features, extract_features, verify, verify_region
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -180,3 +180,21 @@ def test_feature_index_retrieves_and_verifies(ivf_from):
     assert all(item != 0 for item, _ in index.search(extract_features(samples[names[0]]), top=8))
     with pytest.raises(ValueError, match="nprobe"):
         FeatureIndex(nprobe=0)
+
+
+def test_verify_region_maps_back_to_query_pixels():
+    photo = skdata.chelsea()  # 451x300
+    shot = np.full((1100, 520, 3), 250, np.uint8)
+    cv2.putText(shot, "Jane Doe  @jane", (20, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    small = cv2.resize(photo, (360, 240), interpolation=cv2.INTER_AREA)
+    shot[400:640, 80:440] = small
+    reported = extract_features(photo)
+    v = verify_region(shot, (70, 390, 380, 260), reported)
+    assert v.ok, v
+    assert iou(v.box_in_query, (80, 400, 360, 240)) > 0.9, v.box_in_query
+    # Same answer as verifying the whole screenshot, when that succeeds too.
+    whole = verify(shot, reported)
+    if whole.ok:
+        assert iou(whole.box_in_query, v.box_in_query) > 0.9
+    with pytest.raises(ValueError, match="outside"):
+        verify_region(shot, (500, 0, 100, 100), reported)

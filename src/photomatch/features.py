@@ -34,7 +34,7 @@ __all__ = ["FeatureIndex"]
 class FeatureIndex:
     """ORB descriptors of reported images, searchable by votes; see the module docstring."""
 
-    def __init__(self, *, ivf_from: int = 100_000, nprobe: int = 2, threads: int = 1) -> None:
+    def __init__(self, *, ivf_from: int = 10_000, nprobe: int = 2, threads: int = 1) -> None:
         if ivf_from < 1 or nprobe < 1 or threads < 1:
             msg = f"ivf_from, nprobe and threads must be >= 1, got {ivf_from}, {nprobe}, {threads}"
             raise ValueError(msg)

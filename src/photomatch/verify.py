@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import PhotomatchError
 
-__all__ = ["Features", "Verification", "FeatureFormatError", "extract_features", "verify"]
+__all__ = ["Features", "Verification", "FeatureFormatError", "extract_features", "verify", "verify_region"]
 
 FORMAT_VERSION = 1
 DESCRIPTOR_BYTES = 32
@@ -197,7 +197,7 @@ def verify(
     query: np.ndarray | Features,
     reported: Features,
     *,
-    min_inliers: int = 12,
+    min_inliers: int = 16,
     min_inlier_ratio: float = 0.25,
     ratio: float = 0.8,
     reprojection: float = 0.012,
@@ -223,7 +223,9 @@ def verify(
     pairs = match_descriptors(q, reported, ratio=ratio)
     n = len(pairs)
     none = Verification(ok=False, inliers=0, box_in_query=None, score=0.0, matches=n)
-    if n < 4:
+    # Fewer ratio-test matches than required inliers can never pass: skip RANSAC, the costly part
+    # for unrelated candidates (it runs all its iterations when nothing agrees).
+    if n < max(4, min_inliers):
         return none
     src = reported.xy[pairs[:, 1]].reshape(-1, 1, 2)
     dst = q.xy[pairs[:, 0]].reshape(-1, 1, 2)
@@ -256,3 +258,36 @@ def verify(
     )
     score = inl * min(1.0, ratio_in / 0.5)
     return Verification(ok=ok, inliers=inl, box_in_query=box, score=score, matches=n, transform=m)
+
+
+def verify_region(
+    query: np.ndarray, box: tuple[int, int, int, int], reported: Features, **options: float
+) -> Verification:
+    """``verify`` on the region ``box`` of ``query`` (a candidate from ``query_regions``).
+
+    A photo that fills a small part of a screenshot or collage gets few of the whole query's
+    keypoints; extracting features from the region alone gives it its full share. The returned
+    ``box_in_query`` and ``transform`` are in the whole query's pixels.
+
+    >>> import numpy as np, cv2
+    >>> rng = np.random.default_rng(0)
+    >>> img = cv2.GaussianBlur(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), (0, 0), 2)
+    >>> shot = np.full((900, 500, 3), 255, np.uint8)
+    >>> shot[200:500, 50:450] = img
+    >>> v = verify_region(shot, (50, 200, 400, 300), extract_features(img))
+    >>> v.ok, v.box_in_query
+    (True, (50, 200, 400, 300))
+    """
+    x, y, w, h = box
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > query.shape[1] or y + h > query.shape[0]:
+        msg = f"box {box} is empty or outside the {query.shape[1]}x{query.shape[0]} query"
+        raise ValueError(msg)
+    v = verify(query[y : y + h, x : x + w], reported, **options)  # type: ignore[arg-type]
+    if v.transform is None:
+        return v
+    m = v.transform.copy()
+    m[:, 2] += (x, y)
+    b = None
+    if v.box_in_query is not None:
+        b = (v.box_in_query[0] + x, v.box_in_query[1] + y, v.box_in_query[2], v.box_in_query[3])
+    return Verification(ok=v.ok, inliers=v.inliers, box_in_query=b, score=v.score, matches=v.matches, transform=m)
