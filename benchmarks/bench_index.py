@@ -439,3 +439,45 @@ def report_real(bench_summary):
     if _real_summary:
         bench_summary.append("real PDQ hashes (photos-dev + resized, JPEG q40, 10%-cropped copies):")
         bench_summary.extend(f"  {k}: {v}" for k, v in _real_summary.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# where "auto" switches from the flat scan to multi-index hashing
+
+_crossover: dict[tuple[int, int], dict[str, float]] = {}
+
+
+@pytest.mark.parametrize(("bits", "t"), CASES)
+@pytest.mark.parametrize("n", [5_000, 10_000, 20_000, 50_000, 100_000])
+def test_auto_crossover(benchmark, bits, t, n):
+    """Flat vs forced MIH at small sizes, and what "auto" picks (recorded, not asserted)."""
+    d = Data(bits, t, n)
+    qps = {}
+    found = {}
+    for kind in ("flat", "mih"):
+        index = HashIndex(bits, kind=kind)
+        index.add(d.codes, d.ids)
+        index.build(t)
+        found[kind] = _as_sets(*index.range_search(d.queries, t))
+        start = time.perf_counter()
+        for _ in range(3):
+            index.range_search(d.queries, t)
+        qps[kind] = 3 * N_QUERIES / (time.perf_counter() - start)
+    assert found["flat"] == found["mih"]
+    auto = HashIndex(bits)
+    auto.add(d.codes, d.ids)
+    benchmark.group = f"auto crossover {bits}-bit t={t}"
+    benchmark.pedantic(auto.range_search, args=(d.queries, t), rounds=3, iterations=1)
+    _crossover[(bits, n)] = {"flat": qps["flat"], "mih": qps["mih"], "auto": auto.kind}
+    benchmark.extra_info.update(codes=n, flat_qps=round(qps["flat"]), mih_qps=round(qps["mih"]), auto=auto.kind)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_crossover(bench_summary):
+    yield
+    if _crossover:
+        bench_summary.append("auto crossover (queries/s, 1000 queries per call):")
+        for (bits, n), v in sorted(_crossover.items()):
+            bench_summary.append(
+                f"  {bits}-bit N={n:>7}: flat {v['flat']:8.0f}  mih {v['mih']:8.0f}  ({v['mih'] / v['flat']:.2f}x)  auto -> {v['auto']}"
+            )

@@ -574,3 +574,41 @@ def test_hypothesis_save_load_round_trip(tmp_path_factory, n, seed, n_remove):
     assert loaded.checksum() == index.checksum() and len(loaded) == len(index)
     for a, b in zip(loaded.range_search(xb[:3], 20), index.range_search(xb[:3], 20)):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.skipif(not __import__("photomatch")._accel.c_available(), reason="the C extension is not built")
+@settings(max_examples=60, deadline=None)
+@given(
+    nbytes=st.sampled_from([1, 3, 8, 9, 32]),
+    n=st.integers(0, 50),
+    seed=st.integers(0, 2**32 - 1),
+    data=st.data(),
+)
+def test_hypothesis_c_kernel_equals_twin(nbytes, n, seed, data):
+    from photomatch import _accel, _native_index
+
+    c = _accel.get("c")
+    bits = nbytes * 8
+    rng = np.random.default_rng(seed)
+    m = data.draw(st.integers(1, min(bits, 12)), label="m")
+    starts, widths = layout(bits, m)
+    keep = max(1, m - data.draw(st.integers(0, m - 1), label="dropped"))  # a subset of substrings
+    starts, widths = starts[:keep], widths[:keep]
+    if widths.max() > 24:
+        return
+    radii = np.array([data.draw(st.integers(-1, min(3, int(w))), label="r") for w in widths], np.int32)
+    t = data.draw(st.integers(0, bits), label="t")
+    base = rng.integers(0, 256, (4, nbytes), dtype=np.uint8)
+    xb = base[rng.integers(0, 4, n)] ^ (rng.random((n, nbytes)) < 0.05).astype(np.uint8) * rng.integers(0, 256, (n, nbytes), dtype=np.uint8)
+    xb = np.ascontiguousarray(xb, dtype=np.uint8).reshape(n, nbytes)
+    ids = np.arange(n, dtype=np.int64)
+    got = c.mih_range_search(c.mih_build(xb, starts, widths, 2), xb, base, radii, t, 2)
+    twin = _native_index.mih_range_search(_native_index.mih_build(xb, starts, widths, 1), xb, base, radii, t, 1)
+    assert np.array_equal(got[0], twin[0]) and got[3] == twin[3]
+    assert kernel_pairs(*got[:3], ids) == kernel_pairs(*twin[:3], ids)
+    # Whatever the radii, nothing outside the threshold is reported; with sum(r + 1) > t, all is.
+    truth = brute_range(xb, ids, base, t)
+    found = kernel_pairs(*got[:3], ids)
+    assert all(set(f) <= set(tr) for f, tr in zip(found, truth))
+    if int((radii + 1).sum()) > t:
+        assert found == truth
