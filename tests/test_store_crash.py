@@ -289,3 +289,29 @@ def test_two_adders_two_searchers(tmp_path: Path, hog: bool) -> None:
           f"searcher ops {[s['ops'] for s in searchers]}, logged adds checked by searchers "
           f"{sum(s['found'] for s in searchers)}, StoreLockedError {sum(s['locked'] for s in stats)}, "
           f"slowest op {max(s['max_op_s'] for s in stats):.3f} s")
+
+
+@pytest.mark.slow
+def test_sigkill_during_creation(tmp_path: Path) -> None:
+    """Killed while importing, creating or initialising a new store: what is left opens."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    rng = np.random.default_rng(SEED + 1)
+    states = []
+    for run in range(4):
+        path = tmp_path / f"new{run}.db"
+        proc = spawn(script, "add", path, tmp_path / f"new{run}.log", worker=0, start=0, seconds=600)
+        time.sleep(float(rng.uniform(0.5, 3.0)))  # start-up (imports) takes about 1-2 s here
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        states.append("absent" if not path.exists() else f"{path.stat().st_size} bytes")
+        with Store(path) as store:  # creates it if absent, initialises it if empty
+            adds, _, _ = read_log(tmp_path / f"new{run}.log")
+            assert store.count() >= len(adds)
+            store.add_item([("phash", bytes(8))])
+        con = sqlite3.connect(path)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            con.close()
+    print(f"\n[creation kills] store state found after each kill: {states}")
