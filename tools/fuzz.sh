@@ -4,8 +4,9 @@
 #   tools/fuzz.sh [SECONDS_PER_HARNESS]     default 60; harnesses run one after the other
 #   PYTHON=/path/to/python tools/fuzz.sh    default: python of the active venv, else python3
 #
-# Harnesses (fuzz/README.md): fuzz_load_hash (bytes -> open_image -> PDQ/pHash kernels) and
-# fuzz_hashlist (bytes -> read_hash_list -> write/read round trip). Seeds come from
+# Harnesses (fuzz/README.md): fuzz_load_hash (bytes -> open_image -> PDQ/pHash kernels),
+# fuzz_hashlist (bytes -> read_hash_list -> write/read round trip) and fuzz_kernels (any array
+# -> C kernels, checked against the numpy twins; no seeds needed). Seeds come from
 # fuzz/make_corpus.py; inputs that find new coverage accumulate in fuzz/work/<harness>/ (kept
 # between runs on one machine, ignored by git), and a crashing input is written to
 # fuzz/artifacts/<harness>/crash-* with its traceback in fuzz/artifacts/<harness>.log.
@@ -23,7 +24,7 @@ fi
 
 status=0
 # harness:seed folder:max input length (images need room for a whole small file; lists for long lines)
-for spec in load_hash:images:65536 hashlist:hashlists:16384; do
+for spec in load_hash:images:65536 hashlist:hashlists:16384 kernels::4096; do
     IFS=: read -r name seeds max_len <<<"$spec"
     work=fuzz/work/$name art=fuzz/artifacts/$name log=fuzz/artifacts/$name.log
     mkdir -p "$work" "$art"
@@ -31,7 +32,7 @@ for spec in load_hash:images:65536 hashlist:hashlists:16384; do
     # -timeout: one input taking 20 s is a hang; -rss_limit_mb: a bomb that slips past max_pixels.
     # Decoder warnings (libjpeg, libtiff) go to the log, which stays out of the CI output.
     if "$PY" "fuzz/fuzz_$name.py" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 \
-            -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$art/" "$work" "fuzz/corpus/$seeds" \
+            -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$art/" "$work" ${seeds:+"fuzz/corpus/$seeds"} \
             >"$log" 2>&1; then
         result=ok
     else
