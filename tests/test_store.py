@@ -408,3 +408,23 @@ def test_side_files_never_more_open_than_the_db(tmp_path: Path) -> None:
 def test_cannot_create_in_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"absent/s\.db: cannot create the store"):
         Store(tmp_path / "absent" / "s.db")
+
+
+def test_close_does_not_wait_long_for_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.add_item([("phash", bytes(8))])
+    store = Store(path, timeout=30)
+    assert [h.distance for h in store.search("phash", bytes(8), 0)[0]] == [0]  # index built, unsaved
+    Path(f"{path}.phash.index").unlink(missing_ok=True)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        store.close()  # returns (after about a second, not 30) without saving the cache
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not Path(f"{path}.phash.index").exists()
+    with Store(path) as store:  # the next opener rebuilds it
+        assert store.search("phash", bytes(8), 0)[0][0].distance == 0
+        assert store.info()["index"]["phash"]["origin"].startswith("rebuilt")

@@ -1030,8 +1030,11 @@ class Store:
             if self._con is None:
                 return
             try:
+                # Saving the cache is optional: wait at most a second for the write lock, so a
+                # short-lived matcher does not hang at exit behind a busy writer.
+                self._con.execute(f"PRAGMA busy_timeout = {int(min(self.timeout, 1.0) * 1000)}")
                 self.flush()
-            except (StoreError, OSError) as exc:
+            except (StoreError, OSError, sqlite3.Error) as exc:
                 # Only a cache: a busy store, a read-only folder or a full disk must not stop a
                 # close. The next opener refreshes (or rebuilds) the index.
                 log.info("%s: index cache not saved (%s)", self.path, type(exc).__name__)
