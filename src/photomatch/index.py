@@ -234,6 +234,9 @@ _FORCED_MIN_BUDGET = 8 << 20
 # Re-plan instead of reusing a structure built for another threshold when it costs this much more.
 _REPLAN_FACTOR = 1.5
 _DEFAULT_THRESHOLD = {256: 31, 64: 10}
+# Below this many codes "auto" stays flat: both take microseconds, and the model's fixed costs
+# are least reliable there (measured crossover 5e3..1e4 codes).
+_AUTO_MIN_CODES = 5000
 
 
 class _Layout:
@@ -553,7 +556,7 @@ class HashIndex:
         n = _plan_size(self._n)
         raw = n * (self._nbytes + 8)
         forced = self._kind_requested == "mih"
-        if not forced and _accel.IMPLEMENTATION != "c":
+        if not forced and (_accel.IMPLEMENTATION != "c" or self._n < _AUTO_MIN_CODES):
             return None  # the numpy twin is a specification, not a fast path: FAISS is faster
         budget = int(_MEMORY_FACTOR * raw)
         if forced:
