@@ -141,7 +141,7 @@ def pdq(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
     ('pdq', 64, 0)
     """
     rgb = _rgb(image, exact, exif_transpose, max_pixels, loading.PDQ_DRAFT_MIN_SIDE)
-    bits, quality = kernels.pdq_hash(rgb)
+    bits, quality = (kernels.pdq_hash_gray if rgb.ndim == 2 else kernels.pdq_hash)(rgb)
     return Hash("pdq", bytes(bits), int(quality))
 
 
@@ -156,7 +156,7 @@ def pdq_dihedral(image: ImageInput, *, exact: bool = False, exif_transpose: bool
     8
     """
     rgb = _rgb(image, exact, exif_transpose, max_pixels, loading.PDQ_DRAFT_MIN_SIDE)
-    variants, quality = kernels.pdq_dihedral(rgb)
+    variants, quality = (kernels.pdq_dihedral_gray if rgb.ndim == 2 else kernels.pdq_dihedral)(rgb)
     return tuple(Hash("pdq", bytes(v), int(quality)) for v in variants)
 
 
@@ -168,7 +168,11 @@ def phash(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True
     >>> phash(np.zeros((40, 30, 3), np.uint8)).hex
     '0000000000000000'
     """
-    img = _open(image, exact, exif_transpose, max_pixels, loading.PHASH_DRAFT_MIN_SIDE)
+    if exact:
+        img = _open(image, exact, exif_transpose, max_pixels, loading.PHASH_DRAFT_MIN_SIDE)
+    else:  # a JPEG's luma plane, decoded without chroma (imagehash takes convert("L") first anyway)
+        img = loading.open_luma(image, exif_transpose=exif_transpose, max_pixels=max_pixels,
+                                draft_min_side=loading.PHASH_DRAFT_MIN_SIDE)
     return phash_of_pil(img)
 
 
@@ -303,7 +307,11 @@ def _open(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int,
 
 
 def _rgb(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> np.ndarray:
+    """(H, W, 3) RGB pixels, or on the fast path (H, W) luma when the source is a JPEG file (or grey)."""
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         return np.ascontiguousarray(image)  # already pixels: skip the PIL round trip
-    img = _open(image, exact, exif_transpose, max_pixels, draft_side)
+    if exact:
+        img = _open(image, exact, exif_transpose, max_pixels, draft_side)
+    else:  # the decoder's luma plane: no chroma IDCT, upsampling or colour conversion
+        img = loading.open_luma(image, exif_transpose=exif_transpose, max_pixels=max_pixels, draft_min_side=draft_side)
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))

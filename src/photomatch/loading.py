@@ -67,6 +67,7 @@ __all__ = [
     "iter_frames",
     "load_rgb",
     "open_image",
+    "open_luma",
     "source_name",
 ]
 
@@ -459,6 +460,49 @@ def open_image(
             # largest scale s with size // s >= requested on both axes); no-op for non-JPEG.
             im.draft("RGB", (draft_min_side, draft_min_side))
         im.load()
+        return _finish(im, exif_transpose=exif_transpose, owned=True)
+
+
+def open_luma(
+    source: ImageSource,
+    *,
+    exif_transpose: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft_min_side: int | None = None,
+) -> Image.Image:
+    """Like :func:`open_image`, but a JPEG file comes back as its luma plane (mode ``L``).
+
+    The fast path for PDQ: a YCbCr JPEG's Y channel is the JFIF luma 0.299 R + 0.587 G + 0.114 B,
+    so asking the decoder for ``L`` skips the chroma IDCT, upsampling and colour conversion (about
+    a third of the decode). A grey JPEG gives its one channel. The result differs from the luma
+    of the decoded RGB only by the decoder's rounding. Every other source (other formats, CMYK
+    JPEGs, PIL images, arrays) gives what :func:`open_image` gives: an RGB image. Callers branch
+    on ``.mode`` (``"L"`` or ``"RGB"``). ``draft_min_side`` as in :func:`open_image`; ``None``
+    decodes the luma at full size.
+
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("RGB", (40, 30), (200, 100, 50)).save(buf, "JPEG")
+    >>> im = open_luma(buf.getvalue())
+    >>> im.mode, im.size, abs(im.getpixel((0, 0)) - round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)) <= 2
+    ('L', (40, 30), True)
+    """
+    _check_options(max_pixels, draft_min_side)
+    if isinstance(source, (np.ndarray, Image.Image)):
+        return open_image(source, exif_transpose=exif_transpose, max_pixels=max_pixels)
+    name = source_name(source)
+    with _opened(source, name) as im:
+        _check_size(im.size, name, max_pixels)
+        # Pillow's JPEG plugin switches the decoder to luma only for 3-channel (YCbCr or RGB)
+        # files; a grey JPEG is "L" already; CMYK keeps its mode and takes the RGB path below.
+        if im.format == "JPEG" and im.mode in ("RGB", "L"):
+            size = None if draft_min_side is None else (draft_min_side, draft_min_side)
+            im.draft("L", size)
+        im.load()
+        if im.mode == "L" and "transparency" not in im.info:
+            if exif_transpose and _orientation(im) != 1:
+                im = ImageOps.exif_transpose(im)
+            return im
         return _finish(im, exif_transpose=exif_transpose, owned=True)
 
 
