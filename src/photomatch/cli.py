@@ -56,7 +56,7 @@ class HashWriter:
     def __init__(self, out: IO[str], fmt: str) -> None:
         self.out, self.fmt = out, fmt
         if fmt == "csv":
-            self._csv = csv.writer(out, lineterminator="\n")
+            self._csv = csv.writer(out, lineterminator="\r\n")  # RFC 4180: a bare CR in a path gets quoted
             self._csv.writerow(HASH_FIELDS)
         elif fmt == "text":
             out.write("#" + "\t".join(HASH_FIELDS) + "\n")
