@@ -108,7 +108,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     added = existing = 0
     with _open_matcher(args.store, create=True) as m:
         paths = iter_image_paths(args.paths, on_error=errors)
-        for r in progress(m.add_many(paths, label=args.label, algo=args.algo, workers=args.workers), desc="adding"):
+        results = m.add_many(paths, label=args.label, algo=args.algo, features=args.features, workers=args.workers)
+        for r in progress(results, desc="adding"):
             if not r.ok:
                 errors.exception(r.error)
             elif r.existing:
@@ -126,8 +127,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     matched = False
     with _open_matcher(args.store, create=False) as m:
         paths = iter_image_paths(args.paths, on_error=errors)
-        results = m.match_many(paths, threshold=args.threshold, workers=args.workers, exact=args.exact,
-                               dihedral=not args.no_dihedral)
+        results = m.match_many(paths, mode=args.mode, threshold=args.threshold, workers=args.workers,
+                               exact=args.exact, dihedral=not args.no_dihedral)
         for r in progress(results, desc="matching"):
             if not r.ok:
                 errors.exception(r.error)
@@ -154,8 +155,9 @@ def _print_match_table(r: Any) -> None:
         flag = "  LOW QUALITY" if x.low_quality else ""
         label = x.label if x.label is not None else "-"
         source = x.source if x.source is not None else "-"
-        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algo}\t{x.transform}\tlabel={label}"
-              f"\tsource={source}{flag}")
+        where = "" if x.region is None else "\tregion=" + ",".join(map(str, x.region))
+        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algo}\t{x.stage}"
+              f"{' verified' if x.verified else ''}\tlabel={label}\tsource={source}{where}{flag}")
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -264,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--label", default=None, help="a label kept with each item (e.g. a case number)")
     p.add_argument("--algo", choices=("pdq", "phash", "both"), default="pdq")
+    p.add_argument("--features", action="store_true",
+                   help="also keep local features (ORB keypoints) for geometric verification: finds crops, "
+                        "collages and small rotations, but they are derived from the picture (see README)")
     p.add_argument("--workers", type=_positive_int, default=None)
     p.set_defaults(func=cmd_add)
 
@@ -272,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--threshold", type=int, default=None, help="PDQ Hamming threshold (default 31)")
     p.add_argument("--json", action="store_true", help="one JSON object per query on its own line")
+    p.add_argument("--mode", choices=("robust", "fast"), default="robust",
+                   help="robust (default): also look inside the query (borders, screenshots, collages); "
+                        "fast: whole-image hashes only")
     p.add_argument("--workers", type=_positive_int, default=None)
     p.add_argument("--exact", action="store_true", help="decode JPEGs fully (slower)")
     p.add_argument("--no-dihedral", action="store_true", help="don't try the query's rotations and flips")

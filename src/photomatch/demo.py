@@ -1,7 +1,7 @@
 """``photomatch demo``: an end-to-end run on sample photos, for a first look.
 
 It builds a store from a few "reported" photos, writes altered copies of them (resized,
-re-encoded, cropped, mirrored) next to unrelated photos, matches every query and prints what
+re-encoded, cropped, mirrored, letterboxed, inside a screenshot) next to unrelated photos, matches every query and prints what
 was found. The photos are scikit-image's bundled samples unless the user names a folder.
 """
 
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from .files import iter_image_paths
 from .matcher import Matcher
@@ -32,6 +32,28 @@ def _crop(img: Image.Image, keep: float) -> Image.Image:
     return img.crop((dx, dy, w - dx, h - dy))
 
 
+def _letterbox(img: Image.Image) -> Image.Image:
+    w, h = img.size
+    canvas = Image.new("RGB", (w, int(h * 1.6)), (0, 0, 0))
+    canvas.paste(img, (0, (canvas.height - h) // 2))
+    return canvas
+
+
+def _screenshot(img: Image.Image) -> Image.Image:
+    """The photo inside a phone-sized canvas with an app header, an avatar, a name and text lines."""
+    canvas = Image.new("RGB", (540, 1170), (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 540, 110), fill=(40, 90, 160))
+    draw.ellipse((20, 130, 100, 210), fill=(200, 120, 90))
+    draw.text((120, 150), "someone_posted_this", fill=(20, 20, 20))
+    photo = img.resize((500, round(img.height * 500 / img.width)), Image.Resampling.BILINEAR)
+    canvas.paste(photo, (20, 240))
+    for i in range(6):
+        y = 260 + photo.height + 30 * i
+        draw.rectangle((20, y, 20 + 400 - 40 * (i % 3), y + 12), fill=(150, 150, 150))
+    return canvas
+
+
 ALTERATIONS: dict[str, tuple[Alteration, int]] = {
     # name: (what it does, JPEG quality it is saved with)
     "half-size": (lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR), 85),
@@ -39,6 +61,9 @@ ALTERATIONS: dict[str, tuple[Alteration, int]] = {
     "cropped-4pct": (lambda im: _crop(im, 0.96), 90),
     "mirrored": (ImageOps.mirror, 90),
     "grey": (lambda im: ImageOps.grayscale(im).convert("RGB"), 90),
+    "cropped-30pct": (lambda im: _crop(im, 0.70 ** 0.5), 90),
+    "letterboxed": (_letterbox, 90),
+    "screenshot": (_screenshot, 85),
 }
 
 
@@ -89,7 +114,8 @@ def run_demo(*, out: str, images: str | None = None) -> int:
     print(f"photomatch demo: {len(reported)} reported photos, {len(expected)} query images in {queries}\n")
     with Matcher(store) as m:
         for i, src in enumerate(reported):
-            m.add([str(src)], label=f"report-{i + 1}:{src.stem}")
+            # features=True keeps ORB keypoints for geometric verification (see the README's privacy note)
+            m.add([str(src)], label=f"report-{i + 1}:{src.stem}", features=True)
         found = missed = false = 0
         width = max(len(Path(q).name) for q in expected)
         for r in m.match_many(sorted(expected)):
@@ -98,7 +124,8 @@ def run_demo(*, out: str, images: str | None = None) -> int:
             if got is None:
                 verdict = "missed" if want else "no match (right: unrelated)"
             elif got.label == want:
-                verdict = f"found {got.label} (distance {got.distance}, {got.transform})"
+                how = got.stage + (", verified" if got.verified and got.stage != "verified" else "")
+                verdict = f"found {got.label} (distance {got.distance}, {how}, at {got.region})"
             else:
                 verdict = f"WRONG: {got.label} (distance {got.distance})"
             found += int(got is not None and got.label == want and want is not None)

@@ -19,7 +19,9 @@ What this module guarantees, for every source:
 that keeps both sides >= ``draft_min_side``: the fast path for hashing big photos. ``None`` (the
 default) is the exact full decode the references use. ``PDQ_DRAFT_MIN_SIDE`` and
 ``PHASH_DRAFT_MIN_SIDE`` are the values measured by ``benchmarks/draft_drift.py`` to keep the
-hash drift small (see that script for the figures).
+hash drift small (see that script for the figures). ``open_luma`` is the hashing fast path's
+decoder: a JPEG comes back as its luma plane (mode ``L``, no chroma decoding), anything else as
+``open_image`` gives it.
 
 The module is thread-safe: it keeps no state besides a one-time registration of the
 pillow-heif opener (HEIC/HEIF); AVIF is decoded by Pillow itself (Pillow >= 11.2 built with
@@ -71,19 +73,27 @@ __all__ = [
     "source_name",
 ]
 
+#: Key of ``Image.info`` holding how much a draft decode shrank the picture (file pixels per
+#: decoded pixel; 1.0 for a full decode).
+DECODE_SCALE = "photomatch_decode_scale"
+
 #: Largest declared width*height accepted by default: a 200-megapixel phone photo fits,
 #: a decompression bomb does not. Change it per call with ``max_pixels=`` (``None`` = no limit).
 DEFAULT_MAX_PIXELS = 200_000_000
 
 #: Recommended ``draft_min_side`` for PDQ. ``python benchmarks/draft_drift.py`` on the 71 photos-dev
-#: JPEGs with long side >= 1000 px (Pillow 13.0, libjpeg-turbo 3.2, pdqhash 0.2.8): drift against
-#: the full decode mean 0.73 / p99 4.6 / max 6 bits at 768 (targets: mean <= 3, p99 <= 8); 640
-#: gives 1.04 / 7.2 / 10 and 512 gives 1.35 / 8.6 / 10, 256 gives 6.4 / 15.2 / 18. A 12 MP photo
-#: (4000x3000) is decoded at 1/2 (2000x1500) with 768, in about 70% of the full decode's CPU time.
+#: JPEGs with long side >= 1000 px (Pillow 13.0, libjpeg-turbo 3.2; photomatch's kernels, whose
+#: exact hashes equal pdqhash 0.2.8's on all 71): drift of the fast path (``open_luma``: the luma
+#: plane at this draft, ``pdq_hash_gray``) against the exact hash of the full RGB decode is mean
+#: 0.96 / p99 4 / max 4 bits at 768 (targets: mean <= 3, p99 <= 8); 640 gives 1.24 / 7.2 / 10,
+#: 512 gives 1.49 / 8.6 / 10, 256 gives 6.5 / 15.2 / 18; the luma plane at full size alone 0.3 / 2 / 4
+#: (all 369 photos). Rules by decoded megapixels instead of the short side did no better (0.75 MP:
+#: 0.99 / 4 / 4, same decode time). With 768 the luma decode takes ~58% of the full RGB decode's CPU
+#: time (the RGB draft: 72%): entropy decoding, which no draft scale reduces, dominates.
 PDQ_DRAFT_MIN_SIDE = 768
-#: Recommended ``draft_min_side`` for pHash (same script; 32x32 Lanczos input is robust): mean
-#: 0.08 / p99 2 / max 2 bits of 64 at 512, and 512 and every larger side measured stay within 2 bits
-#: (256 and 384 reach 4 bits on one image).
+#: Recommended ``draft_min_side`` for pHash (same script; 32x32 Lanczos input is robust): with the
+#: luma plane, mean 0.17 / p99 2 / max 2 bits of 64 at 512, and 512 and every larger side measured
+#: stay within 2 bits (384 and 256 reach 4 bits on one image).
 PHASH_DRAFT_MIN_SIDE = 512
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray]
@@ -455,12 +465,16 @@ def open_image(
             return _finish(source, exif_transpose=exif_transpose, owned=False)
     with _opened(source, name) as im:
         _check_size(im.size, name, max_pixels)
+        full_width = im.size[0]
         if draft_min_side is not None:
             # Largest of 1/8, 1/4, 1/2 keeping both sides >= draft_min_side (Pillow picks the
             # largest scale s with size // s >= requested on both axes); no-op for non-JPEG.
             im.draft("RGB", (draft_min_side, draft_min_side))
         im.load()
-        return _finish(im, exif_transpose=exif_transpose, owned=True)
+        out = _finish(im, exif_transpose=exif_transpose, owned=True)
+        # How much the decoder shrank the picture, so boxes found in it map back to the file's pixels.
+        out.info[DECODE_SCALE] = full_width / im.size[0]
+        return out
 
 
 def open_luma(

@@ -2,7 +2,19 @@
 
 It composes the other modules: ``loading`` reads images once, ``hashing`` computes PDQ/pHash
 (PDQ with its 8 rotations/flips on the query side), ``store`` keeps items and hashes in SQLite
-with an exact Hamming index beside it.
+with an exact Hamming index beside it, ``regions`` finds where a reported photo may sit inside a
+query (borders, screenshots, collages), and ``verify``/``features`` confirm candidates with local
+features when the store keeps them (opt-in).
+
+Two modes:
+
+- ``"fast"``: whole-image hashes only (PDQ and its 8 rotations/flips, pHash). Finds resized,
+  re-encoded, recoloured, rotated by 90 degrees and mirrored copies.
+- ``"robust"`` (the default): also hashes candidate regions of the query (borders trimmed,
+  photos inside screenshots and collages) against every stored region hash of the reported
+  images (whole and border-trimmed) and, when the store keeps local features of reported images,
+  retrieves candidates by feature votes and confirms them geometrically. Finds crops, borders,
+  screenshots, collages and small rotations, and says where in the query the reported photo sits.
 """
 
 from __future__ import annotations
@@ -11,14 +23,16 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from . import loading
+from . import loading, regions
+from ._accel import kernels
 from .errors import HashFormatError, PhotomatchError
+from .features import FeatureIndex
 from .hashing import (
     DIHEDRAL_NAMES,
     Hash,
@@ -27,8 +41,8 @@ from .hashing import (
     ordered_map,
     phash_of_pil,
 )
-from ._accel import kernels
 from .store import Store
+from .verify import Features, Verification, extract_features, verify
 
 DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10}
 """Inclusive Hamming thresholds: PDQ's reference recommendation and imagehash's usual pHash cut."""
@@ -37,6 +51,17 @@ LOW_QUALITY = 50
 """PDQ quality below which a hash is flagged: flat or tiny images hash unreliably (Meta's advice)."""
 
 _BITS = {"pdq": 256, "phash": 64}
+
+MODES = ("robust", "fast")
+
+CANDIDATE_THRESHOLD = 64
+"""Looser PDQ distance up to which a region hash makes an item a candidate for geometric
+verification (reported only if verification confirms it; needs stored features)."""
+
+FEATURE_CANDIDATES = 4
+"""Items with most local-feature votes that are verified per query."""
+
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -105,17 +130,21 @@ class _Prepared:
     hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]]
     sha256: str | None
     size: int | None
+    features: bytes | None
 
 
 @dataclass(frozen=True)
 class _Query:
-    """A query image's hashes, computed off the main thread."""
+    """A query image's hashes (and, in robust mode, regions and features), computed off the main thread."""
 
     name: str
-    size: tuple[int, int]
-    pdq: list[tuple[str, bytes]]  # (transform, bits)
+    size: tuple[int, int]  # (width, height) in the file's pixels
+    pdq: list[tuple[str, bytes]]  # (transform, bits) of the whole image
     pdq_quality: int
     phash: bytes | None
+    regions: list[tuple[Box, bytes, int]]  # (box in the file's pixels, pdq bits, quality)
+    features: Features | None
+    scale: float  # file pixels per decoded pixel
 
 
 class Matcher:
@@ -137,6 +166,8 @@ class Matcher:
         self.path = os.fspath(path)
         self.max_pixels = max_pixels
         self.store = Store(self.path, create=create, timeout=timeout)
+        self._features = FeatureIndex()
+        self._features_state: tuple[int, int] | None = None
 
     # --- context ---------------------------------------------------------------------------
 
@@ -152,20 +183,23 @@ class Matcher:
     # --- adding ----------------------------------------------------------------------------
 
     def add(self, images: Iterable[ImageInput], *, label: str | None = None, algo: str = "pdq",
-            workers: int | None = None) -> list[int]:
+            features: bool = False, workers: int | None = None) -> list[int]:
         """Add reported images; all or nothing: a bad image raises before anything is stored.
 
-        ``algo`` is ``"pdq"``, ``"phash"`` or ``"both"``. Returns the new item ids in order.
+        ``algo`` is ``"pdq"``, ``"phash"`` or ``"both"``. PDQ hashes are kept for the whole image
+        and for it with uniform borders trimmed. ``features=True`` also keeps compact local
+        features (ORB keypoints) for the robust mode's geometric verification: they make crops,
+        small rotations and collages findable, but they are derived from the picture (see the
+        privacy note in ``photomatch.verify``). Returns the new item ids in order.
         """
         algos = _algos(algo)
-        prepared = list(ordered_map(lambda im: self._prepare(im, algos), list(images),
+        prepared = list(ordered_map(lambda im: self._prepare(im, algos, features), list(images),
                                     workers=workers or default_workers()))
-        return self.store.add_items(
-            [dict(hashes=p.hashes, label=label, source=p.source, sha256=p.sha256, size=p.size) for p in prepared]
-        )
+        return self.store.add_items([self._item_spec(p, label) for p in prepared])
 
     def add_many(self, paths: Iterable[str | os.PathLike[str]], *, label: str | None = None, algo: str = "pdq",
-                 workers: int | None = None, skip_existing: bool = True) -> Iterator[AddResult]:
+                 features: bool = False, workers: int | None = None,
+                 skip_existing: bool = True) -> Iterator[AddResult]:
         """Add image files one by one, streaming; a bad file is reported in its result and skipped.
 
         With ``skip_existing`` a file whose bytes (sha256) are already stored is not added again.
@@ -174,7 +208,7 @@ class Matcher:
 
         def prepare(p: str) -> tuple[str, _Prepared | None, Exception | None]:
             try:
-                return p, self._prepare(p, algos), None
+                return p, self._prepare(p, algos, features), None
             except PhotomatchError as e:
                 return p, None, e
             except Exception as e:  # a decoder bug must not stop a batch
@@ -189,9 +223,15 @@ class Matcher:
                 if existing is not None:
                     yield AddResult(p, existing, None, existing=True)
                     continue
-            item = self.store.add_item(prep.hashes, label=label, source=prep.source, sha256=prep.sha256,
-                                       size=prep.size)
+            [item] = self.store.add_items([self._item_spec(prep, label)])
             yield AddResult(p, item)
+
+    @staticmethod
+    def _item_spec(p: _Prepared, label: str | None) -> dict[str, Any]:
+        spec: dict[str, Any] = dict(hashes=p.hashes, label=label, source=p.source, sha256=p.sha256, size=p.size)
+        if p.features is not None:
+            spec["keypoints"] = p.features
+        return spec
 
     def add_hashes(self, hashes: Iterable[Hash | str], *, label: str | None = None,
                    source: str | None = None) -> list[int]:
@@ -207,7 +247,7 @@ class Matcher:
         return self.store.add_items(items)
 
     def remove(self, ids: Iterable[int]) -> int:
-        """Remove items (and all their hashes); returns how many existed."""
+        """Remove items (and all their hashes and features); returns how many existed."""
         return self.store.remove([int(i) for i in ids])
 
     def info(self) -> dict[str, Any]:
@@ -216,44 +256,50 @@ class Matcher:
     def __len__(self) -> int:
         return self.store.count()
 
-    def _prepare(self, image: ImageInput, algos: tuple[str, ...]) -> _Prepared:
+    def _prepare(self, image: ImageInput, algos: tuple[str, ...], features: bool) -> _Prepared:
         source, sha, size = _describe(image)
         # The reported side is decoded exactly: these hashes are kept and may be shared.
         img = loading.open_image(image, max_pixels=self.max_pixels)
+        rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
         hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]] = []
         if "pdq" in algos:
-            bits, quality = kernels.pdq_hash(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))
-            hashes.append(("pdq", bytes(bits), int(quality), None, "whole"))
+            for box, kind in regions.reported_regions(rgb):
+                bits, quality = kernels.pdq_hash(np.ascontiguousarray(regions.crop(rgb, box)))
+                hashes.append(("pdq", bytes(bits), int(quality), None if kind == "whole" else box, kind))
         if "phash" in algos:
             hashes.append(("phash", phash_of_pil(img).bits, None, None, "whole"))
-        return _Prepared(source, hashes, sha, size)
+        blob = extract_features(rgb).to_bytes() if features else None
+        return _Prepared(source, hashes, sha, size, blob)
 
     # --- matching --------------------------------------------------------------------------
 
-    def match(self, image: ImageInput, *, threshold: int | None = None, phash_threshold: int | None = None,
-              dihedral: bool = True, exact: bool = False) -> list[Match]:
-        """Reported items within the thresholds of a query image, best first.
+    def match(self, image: ImageInput, *, mode: str = "robust", threshold: int | None = None,
+              phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False) -> list[Match]:
+        """Reported items found in a query image, best first.
 
         PDQ matches within ``threshold`` (default 31) of the query or, with ``dihedral``, of any
-        of its 8 rotations/flips; pHash items within ``phash_threshold`` (default 10).
+        of its 8 rotations/flips; pHash items within ``phash_threshold`` (default 10). ``mode``
+        ``"robust"`` (default) also looks for the reported photos inside the query (see the
+        module docstring); ``"fast"`` compares whole images only.
         """
-        q = self._hash_query(image, dihedral=dihedral, exact=exact, algos=self._stored_algorithms())
+        _check_mode(mode)
+        q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=self._stored_algorithms())
         return self._search(q, threshold, phash_threshold)
 
-    def match_many(self, images: Iterable[ImageInput], *, threshold: int | None = None,
+    def match_many(self, images: Iterable[ImageInput], *, mode: str = "robust", threshold: int | None = None,
                    phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
                    workers: int | None = None) -> Iterator[MatchResult]:
         """``match`` over many images: decoded and hashed on a thread pool, streamed in order.
 
         A query that can't be read gives a ``MatchResult`` with ``error`` set; the rest go on.
         """
-
+        _check_mode(mode)
         algos = self._stored_algorithms()
 
         def prepare(im: ImageInput) -> tuple[str, _Query | None, Exception | None]:
             name = loading.source_name(im)
             try:
-                return name, self._hash_query(im, dihedral=dihedral, exact=exact, algos=algos), None
+                return name, self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos), None
             except PhotomatchError as e:
                 return name, None, e
             except Exception as e:  # a decoder bug must not stop a batch
@@ -266,54 +312,147 @@ class Matcher:
                 yield MatchResult(name, self._search(q, threshold, phash_threshold))
 
     def _stored_algorithms(self) -> frozenset[str]:
-        return frozenset(a for a in ("pdq", "phash") if self.store.has_algorithm(a))
+        found = {a for a in ("pdq", "phash") if self.store.has_algorithm(a)}
+        if self._refresh_features():
+            found.add("features")
+        return frozenset(found)
 
-    def _hash_query(self, image: ImageInput, *, dihedral: bool, exact: bool, algos: frozenset[str]) -> _Query:
+    def _refresh_features(self) -> bool:
+        """Load stored local features into the in-memory index when they changed; any stored?"""
+        state = self.store.keypoints_state()
+        if state != self._features_state:
+            index = FeatureIndex()
+            for item_id, blob in self.store.iter_keypoints():
+                index.add(item_id, Features.from_bytes(blob))
+            self._features, self._features_state = index, state
+        return state[0] > 0
+
+    def _hash_query(self, image: ImageInput, *, mode: str, dihedral: bool, exact: bool,
+                    algos: frozenset[str]) -> _Query:
         name = loading.source_name(image)
-        img = loading.open_image(image, max_pixels=self.max_pixels,
-                                 draft_min_side=None if exact else loading.PDQ_DRAFT_MIN_SIDE)
+        draft = None if exact else loading.PDQ_DRAFT_MIN_SIDE
+        robust = mode == "robust"
+        if robust:
+            img = loading.open_image(image, max_pixels=self.max_pixels, draft_min_side=draft)
+        else:  # whole-image hashes need only the luma plane
+            img = loading.open_luma(image, max_pixels=self.max_pixels, draft_min_side=draft)
+        scale = float(img.info.get(loading.DECODE_SCALE, 1.0))
+        pixels = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+        size = (round(img.size[0] * scale), round(img.size[1] * scale))
         pdq: list[tuple[str, bytes]] = []
         quality = 0
-        if "pdq" in algos:
-            rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+        found: list[tuple[Box, bytes, int]] = []
+        if "pdq" in algos or "features" in algos:
+            grey = pixels.ndim == 2
             if dihedral:
-                variants, quality = kernels.pdq_dihedral(rgb)
+                variants, quality = (kernels.pdq_dihedral_gray if grey else kernels.pdq_dihedral)(pixels)
                 pdq = [(n, bytes(v)) for n, v in zip(DIHEDRAL_NAMES, variants)]
             else:
-                bits, quality = kernels.pdq_hash(rgb)
+                bits, quality = (kernels.pdq_hash_gray if grey else kernels.pdq_hash)(pixels)
                 pdq = [("original", bytes(bits))]
+            if robust:
+                for box, kind in regions.query_regions(pixels):
+                    if kind != "whole":
+                        bits, q = kernels.pdq_hash(np.ascontiguousarray(regions.crop(pixels, box)))
+                        found.append((_scale_box(box, scale), bytes(bits), int(q)))
         ph = phash_of_pil(img).bits if "phash" in algos else None
-        return _Query(name, img.size, pdq, int(quality), ph)
+        feats = extract_features(pixels) if robust and "features" in algos else None
+        return _Query(name, size, pdq, int(quality), ph, found, feats, scale)
 
     def _search(self, q: _Query, threshold: int | None, phash_threshold: int | None) -> list[Match]:
         t_pdq = _threshold("pdq", threshold)
         t_ph = _threshold("phash", phash_threshold)
         best: dict[int, Match] = {}
         whole = (0, 0, q.size[0], q.size[1])
+        candidates: dict[int, Box | None] = {}
         if q.pdq:
             codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), 32)
             for (transform, _), hits in zip(q.pdq, self.store.search("pdq", codes, t_pdq)):
                 for hit in hits:
                     low = q.pdq_quality < LOW_QUALITY or (hit.quality is not None and hit.quality < LOW_QUALITY)
-                    self._keep(best, hit, "pdq", whole, transform, low)
+                    self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, whole, "whole", transform)
+        if q.regions:
+            codes = np.frombuffer(b"".join(b for _, b, _ in q.regions), dtype=np.uint8).reshape(len(q.regions), 32)
+            loose = max(t_pdq, CANDIDATE_THRESHOLD) if q.features is not None else t_pdq
+            for (box, _, quality), hits in zip(q.regions, self.store.search("pdq", codes, loose)):
+                for hit in hits:
+                    if hit.distance <= t_pdq:
+                        low = quality < LOW_QUALITY or (hit.quality is not None and hit.quality < LOW_QUALITY)
+                        self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, box, "region", "original")
+                    else:
+                        candidates.setdefault(hit.item_id, box)
         if q.phash is not None:
             codes = np.frombuffer(q.phash, dtype=np.uint8).reshape(1, 8)
             for hit in self.store.search("phash", codes, t_ph)[0]:
-                self._keep(best, hit, "phash", whole, "original", False)
+                self._keep(best, hit.item_id, "phash", hit.distance, None, False, whole, "whole", "original")
+        if q.features is not None:
+            self._verify(q, best, candidates)
         return sorted(best.values(), key=lambda m: (-m.score, m.id))
 
-    def _keep(self, best: dict[int, Match], hit: Any, algo: str, region: tuple[int, int, int, int],
-              transform: str, low: bool) -> None:
-        score = max(0.0, 1.0 - hit.distance / (_BITS[algo] / 2))
-        old = best.get(hit.item_id)
+    def _verify(self, q: _Query, best: dict[int, Match], candidates: dict[int, Box | None]) -> None:
+        """Confirm hash matches and loose candidates, and find more by local-feature votes."""
+        if q.features is None:
+            return
+        for item, _votes in self._features.search(q.features, top=FEATURE_CANDIDATES):
+            candidates.setdefault(item, None)
+        for item in list(best) + [c for c in candidates if c not in best]:
+            try:
+                reported = self._features.features_of(item)
+            except KeyError:
+                continue  # an item stored without features: its hash match stands as it is
+            v = verify(q.features, reported)
+            if v.ok:
+                self._confirm(best, item, v, q)
+
+    def _confirm(self, best: dict[int, Match], item: int, v: Verification, q: _Query) -> None:
+        old = best.get(item)
+        box = _scale_box(v.box_in_query, q.scale) if v.box_in_query is not None else None
+        score = round(max(old.score if old else 0.0, min(1.0, 0.5 + v.inliers / 200)), 4)
+        if old is not None:
+            best[item] = replace(old, verified=True, score=score, region=box or old.region,
+                                 stage="verified" if old.stage == "region" else old.stage)
+            return
+        rec = self.store.get_item(item)
+        if rec is None:
+            return
+        # Found by local features: report the closest of its PDQ hashes to any of the query's.
+        query_codes = [b for _, b in q.pdq] + [b for _, b, _ in q.regions]
+        stored = [(h.bits, h.quality) for h in rec.hashes if h.algorithm == "pdq"]
+        distance, quality = min(((_hamming(a, b), qual) for b, qual in stored for a in query_codes),
+                                default=(_BITS["pdq"], None))
+        best[item] = Match(id=item, label=rec.label, source=rec.source, distance=distance, algo="pdq",
+                           quality=quality, low_quality=False, region=box, stage="verified", transform="original",
+                           verified=True, score=score)
+
+    def _keep(self, best: dict[int, Match], item_id: int, algo: str, distance: int, quality: int | None,
+              low: bool, region: Box, stage: str, transform: str) -> None:
+        score = max(0.0, 1.0 - distance / (_BITS[algo] / 2))
+        old = best.get(item_id)
         if old is not None and old.score >= score:
             return
-        item = self.store.get_item(hit.item_id)
-        best[hit.item_id] = Match(
-            id=hit.item_id, label=item.label, source=item.source, distance=int(hit.distance), algo=algo,
-            quality=hit.quality, low_quality=low, region=region, stage="whole", transform=transform,
+        item = self.store.get_item(item_id)
+        if item is None:  # removed by another process since the search
+            return
+        best[item_id] = Match(
+            id=item_id, label=item.label, source=item.source, distance=int(distance), algo=algo,
+            quality=quality, low_quality=low, region=region, stage=stage, transform=transform,
             verified=False, score=round(score, 4),
         )
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        msg = f"unknown mode {mode!r}; expected one of {MODES}"
+        raise ValueError(msg)
+
+
+def _hamming(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def _scale_box(box: Box, scale: float) -> Box:
+    x, y, w, h = box
+    return (round(x * scale), round(y * scale), round(w * scale), round(h * scale))
 
 
 def _algos(algo: str) -> tuple[str, ...]:

@@ -749,6 +749,26 @@ class Store:
                               (int(item_id), kind)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def keypoints_state(self, *, kind: str = "orb") -> tuple[int, int]:
+        """(count, largest item id) of the stored keypoint sets: a cheap "did they change?" check."""
+        with self._read("reading keypoints") as con:
+            n, top = con.execute("SELECT count(*), coalesce(max(item_id), 0) FROM keypoints WHERE kind = ?",
+                                 (kind,)).fetchone()
+        return int(n), int(top)
+
+    def iter_keypoints(self, *, kind: str = "orb", batch: int = 200) -> Iterator[tuple[int, bytes]]:
+        """Every item's stored keypoint descriptors, as (item_id, data), in item order."""
+        last = 0
+        while True:
+            with self._read("reading keypoints") as con:
+                rows = con.execute("SELECT item_id, data FROM keypoints WHERE kind = ? AND item_id > ?"
+                                   " ORDER BY item_id LIMIT ?", (kind, last, batch)).fetchall()
+            if not rows:
+                return
+            for item_id, data in rows:
+                yield int(item_id), bytes(data)
+            last = int(rows[-1][0])
+
     # -- reading ---------------------------------------------------------------------------------
 
     def get_item(self, item_id: int) -> Item | None:
