@@ -147,3 +147,69 @@ def test_match_json_fields(store_path):
         assert list(d)[:5] == ["id", "label", "source", "distance", "algo"]
         assert d["label"] == "L" and d["distance"] == 0 and d["algo"] == "pdq"
         assert d["region"] == [0, 0, 320, 240]
+
+
+# --- robust mode -----------------------------------------------------------------------------
+
+
+def screenshot(rgb: np.ndarray, *, top: int = 260, left: int = 30, width: int = 480) -> tuple[np.ndarray, tuple]:
+    """The photo pasted into a phone-like canvas with a header bar and text lines; returns the box."""
+    canvas = np.full((1100, 540, 3), 248, np.uint8)
+    canvas[:110] = (40, 90, 160)
+    canvas[130:200, 20:90] = (200, 120, 90)
+    h = round(rgb.shape[0] * width / rgb.shape[1])
+    canvas[top : top + h, left : left + width] = np.asarray(
+        Image.fromarray(rgb).resize((width, h), Image.Resampling.BILINEAR))
+    for i in range(5):
+        y = top + h + 30 + 28 * i
+        canvas[y : y + 10, 30 : 400 - 30 * i] = 140
+    return canvas, (left, top, width, h)
+
+
+def _close(box, truth, tol):
+    return all(abs(a - b) <= tol for a, b in zip(box, truth))
+
+
+def test_screenshot_of_a_hash_only_report_matches_by_region(store_path):
+    """The hash-sharing case: only the photo's plain PDQ hash is stored, no picture."""
+    rgb = photo(21, 300, 400)
+    shot, box = screenshot(rgb)
+    with Matcher(store_path) as m:
+        [item] = m.add_hashes([photomatch.pdq(rgb)])
+        assert m.match(shot, mode="fast") == []
+        [found] = m.match(jpeg(shot, 80))
+        assert found.id == item and found.stage == "region" and not found.verified
+        assert found.distance <= DEFAULT_THRESHOLDS["pdq"]
+        assert _close(found.region, box, tol=6)
+
+
+def test_features_verify_crops_and_locate_the_photo(store_path):
+    reported = [photo(s, 300, 400) for s in (31, 32, 33)]
+    with Matcher(store_path) as m:
+        ids = m.add(reported, features=True)
+        rgb = reported[1]
+        crop = np.ascontiguousarray(rgb[40:250, 60:330])  # keeps ~47% of the area
+        assert m.match(crop, mode="fast") == []
+        [found] = m.match(jpeg(crop, 85))
+        assert found.id == ids[1] and found.verified and found.stage == "verified"
+        # the reported image's corners, mapped into the crop, cover all of it (the box is clipped to the query)
+        assert _close(found.region, (0, 0, 270, 210), tol=4)
+        shot, box = screenshot(reported[2])
+        [found] = m.match(jpeg(shot, 80))
+        assert found.id == ids[2] and found.verified
+        assert _close(found.region, box, tol=8)
+
+
+def test_robust_mode_has_no_false_matches_on_unrelated_pictures(store_path):
+    with Matcher(store_path) as m:
+        m.add([photo(s, 300, 400) for s in range(40, 50)], features=True)
+        for s in range(200, 230):
+            shot, _ = screenshot(photo(s, 300, 400))
+            assert m.match(photo(s, 300, 400)) == []
+            assert m.match(shot) == []
+
+
+def test_unknown_mode_is_refused(store_path):
+    with Matcher(store_path) as m:
+        with pytest.raises(ValueError, match="mode"):
+            m.match(photo(1), mode="thorough")
