@@ -306,7 +306,7 @@ class FakeMatcher:
                 image = im.convert("RGB")
         return np.asarray(image.convert("L").resize((8, 8), Image.Resampling.BOX), float).ravel().tolist()
 
-    def add(self, images, *, label=None):
+    def add(self, images, *, label=None, features=False):
         for im in images:
             self.items.append([label, self._thumb(im)])
         self.path.write_text(json.dumps(self.items))

@@ -201,10 +201,14 @@ class CropResistantSystem(HashSystem):
 class PhotomatchSystem(System):
     """photomatch's Matcher in one mode; unavailable (with the reason) until the Matcher exists and works."""
 
-    def __init__(self, mode: str, workdir: Path | None = None) -> None:
+    def __init__(self, mode: str, workdir: Path | None = None, *, features: bool | None = None) -> None:
         self.mode = mode
-        self.name = f"photomatch-{mode}"
-        self.note = f'photomatch.Matcher.match(image, mode="{mode}") with the library defaults'
+        # The robust system keeps local features of the reported images (opt-in in the library);
+        # "robust-hashes" is the same mode on a store of hashes only (the hash-sharing case).
+        self.features = (mode == "robust") if features is None else features
+        self.name = f"photomatch-{mode}" + ("-hashes" if mode == "robust" and not self.features else "")
+        self.note = (f'photomatch.Matcher.match(image, mode="{mode}") with the library defaults; '
+                     f'reported images added with features={self.features}')
         self.workdir = workdir
         self._matcher: Any = None
         self._store: Path | None = None
@@ -237,10 +241,10 @@ class PhotomatchSystem(System):
         self._store = folder / "store.sqlite"
         self._matcher = photomatch.Matcher(self._store)
         for rid, path in reported:
-            self._matcher.add([path], label=rid)
+            self._matcher.add([path], label=rid, features=self.features)
 
     def reopen_spec(self) -> Any | None:
-        return ("photomatch", self.mode, str(self._store)) if self._matcher is not None else None
+        return ("photomatch", (self.mode, self.features), str(self._store)) if self._matcher is not None else None
 
     def _open(self, store: str) -> None:
         import photomatch
@@ -296,17 +300,17 @@ _REOPENED: dict[Any, System] = {}
 def reopen(spec: Any) -> System:
     """The built system a ``reopen_spec()`` describes, opened once per worker process."""
     if spec not in _REOPENED:
-        kind, mode, store = spec
+        kind, (mode, features), store = spec
         if kind != "photomatch":
             msg = f"cannot reopen a system of kind {kind!r}"
             raise ValueError(msg)
-        s = PhotomatchSystem(mode)
+        s = PhotomatchSystem(mode, features=features)
         s._open(store)
         _REOPENED[spec] = s
     return _REOPENED[spec]
 
 
-SYSTEM_NAMES = ("photomatch-robust", "photomatch-fast", "pdqhash", "pdqhash-dihedral", "imagehash-phash", "imagehash-crop-resistant")
+SYSTEM_NAMES = ("photomatch-robust", "photomatch-robust-hashes", "photomatch-fast", "pdqhash", "pdqhash-dihedral", "imagehash-phash", "imagehash-crop-resistant")
 
 _HASH_SYSTEMS: dict[str, type[HashSystem]] = {
     c.name: c for c in (PdqSystem, PdqDihedralSystem, PhashSystem, CropResistantSystem)
@@ -317,6 +321,8 @@ def make_system(name: str, workdir: Path | None = None) -> System:
     """A system by name (one of ``SYSTEM_NAMES``)."""
     if name in _HASH_SYSTEMS:
         return _HASH_SYSTEMS[name]()
+    if name == "photomatch-robust-hashes":
+        return PhotomatchSystem("robust", workdir, features=False)
     if name.startswith("photomatch-") and name.removeprefix("photomatch-") in ("fast", "robust"):
         return PhotomatchSystem(name.removeprefix("photomatch-"), workdir)
     msg = f"unknown system {name!r}: expected one of {', '.join(SYSTEM_NAMES)}"
