@@ -306,6 +306,52 @@ def test_pdq_gray_threaded_equals_serial(impl):
         assert list(pool.map(impl.pdq_hash_gray, images)) == serial
 
 
+# ---------------------------------------------------------------- the luma fast path on real decodes
+# pdq()'s fast path hashes the JPEG decoder's own luma plane (loading.open_luma) with
+# pdq_hash_gray; the plane differs from the luma of the decoded RGB only by the decoder's rounding.
+
+
+def _jpeg(rgb: np.ndarray, **save) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", **save)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0 chroma
+def test_jpeg_luma_plane_hashes_like_the_rgb_decode(impl, subsampling):
+    from images import photo_like
+
+    from photomatch.loading import open_image, open_luma
+
+    data = _jpeg(photo_like(600, 800, seed=21), quality=90, subsampling=subsampling)
+    rgb = np.asarray(open_image(data))
+    luma = open_luma(data)
+    assert luma.mode == "L" and luma.size == (800, 600)
+    plane = np.asarray(luma)
+    # the Y plane is the JFIF luma of the decoded RGB up to rounding (and clipping of the RGB)
+    expected = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    assert np.percentile(np.abs(plane - expected), 99) <= 2.0
+    assert hamming(impl.pdq_hash_gray(plane)[0], ref_pdq(np.ascontiguousarray(rgb))[0]) <= 4
+
+
+@pytest.mark.photos
+def test_photos_dev_luma_path_stays_near_reference(photo_paths, photo_refs):
+    from photomatch import _accel as accel
+    from photomatch.loading import open_luma
+
+    distances = []
+    for path, (_name, _rgb, _gray, (ref_hash, _q), _d, _p) in zip(photo_paths, photo_refs):
+        plane = np.asarray(open_luma(path, exif_transpose=False))
+        if plane.ndim == 2:  # CMYK JPEGs come back as RGB and take the RGB kernel
+            distances.append(hamming(accel.kernels.pdq_hash_gray(plane)[0], ref_hash))
+    distances = np.array(distances)
+    # full-size luma plane vs reference on the full RGB decode: measured mean 0.3, max 4 bits
+    assert len(distances) >= 0.9 * len(photo_paths)
+    assert distances.mean() <= 1.0 and distances.max() <= 8, (distances.mean(), distances.max())
+
+
 # ---------------------------------------------------------------- buffers and errors
 
 
