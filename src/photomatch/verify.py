@@ -197,7 +197,7 @@ def verify(
     query: np.ndarray | Features,
     reported: Features,
     *,
-    min_inliers: int = 16,
+    min_inliers: int = 12,
     min_inlier_ratio: float = 0.25,
     ratio: float = 0.8,
     reprojection: float = 0.012,
