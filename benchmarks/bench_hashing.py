@@ -7,7 +7,11 @@ On photos-dev JPEGs of 1500 px or more (skipped when ../shared is absent) and on
 pixels. At the end the ratios the issue sets targets for are printed, from this one run:
 photomatch PDQ (fast path) vs the reference pipeline (Pillow full decode + ``pdqhash.compute``),
 photomatch vs Pillow's decode alone at the same draft scale and mode (the luma plane), and 2
-threads vs 1.
+threads vs 1. Each ratio is printed from wall time and from process CPU time (less disturbed by
+other load on a shared machine). Wall-time thread scaling needs two free cores, which a shared
+machine rarely has (CPU per wall second is printed to show it), so the share of one-thread CPU
+time spent in GIL-releasing calls (decoder, kernels, pixel copy) is measured too, with the 2-thread
+bound it implies (Amdahl).
 """
 
 from __future__ import annotations
