@@ -43,7 +43,9 @@ def markdown(summary: dict[str, Any]) -> str:
         f"Photos: {cfg['n_photos']} in `{cfg['images']}`, split with seed {cfg['seed']} into "
         f"{cfg['reported_in_split']} reported and {cfg['distractors_in_split']} distractors; queried: "
         f"{cfg['reported']} reported and {cfg['distractors']} distractors, {len(names)} alterations each "
-        f"(alterations v{cfg['alterations_version']}). Run time {summary['elapsed_seconds']:.0f} s with {cfg['workers']} workers.",
+        f"(alterations v{cfg['alterations_version']}). Run time {summary['elapsed_seconds']:.0f} s with {cfg['workers']} workers; "
+        f"{cfg['copies_generated']} altered copies made in this run ({cfg['generation_seconds']:.0f} s), the rest reused from the cache; "
+        f"load average {cfg.get('load_average', '?')} at the start (timings are per query on one core, inflated when the machine is busy).",
         "",
         "Recall (%): the right reported photo is among the matches of its altered copy.",
         "",
@@ -93,7 +95,7 @@ def markdown(summary: dict[str, Any]) -> str:
             extra += f" Slow: queried only on the copies of {s['sampled_per_alteration']} reported and {s['sampled_per_alteration']} distractor photos (a seeded draw, the same for every alteration; --sample-slow)."
         if s["errors"]:
             extra += f" {s['errors']} queries raised (counted as no match), e.g. {s['error_examples'][0]}."
-        lines.append(f"- `{name}`: {s['note']}; index built in {s['build_seconds']:.1f} s.{extra}")
+        lines.append(f"- `{name}`: {s['note']}; reported side built in {s['build_seconds']:.1f} s (peers: per-photo hashing times summed).{extra}")
     return "\n".join(lines) + "\n"
 
 

@@ -215,6 +215,7 @@ def run(cfg: Config) -> dict[str, Any]:
     from .systems import SYSTEM_NAMES
 
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     names = list(cfg.alterations) or list(alt.ALTERATIONS)
     bad = [n for n in names if n not in alt.ALTERATIONS]
     if bad:
@@ -358,6 +359,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "workers": cfg.workers,
             "sample_slow": cfg.sample_slow,
             "copies_generated": n_written,
+            "load_average": round(load_start, 2),
             "generation_seconds": round(gen_seconds, 2),
         },
         "queries": queries,
