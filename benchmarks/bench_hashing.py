@@ -36,6 +36,7 @@ PHOTOS = Path(os.environ.get("PHOTOMATCH_PHOTOS_DEV", Path(__file__).resolve().p
 _means: dict[str, float] = {}  # wall seconds per round (pytest-benchmark's mean)
 _cpu: dict[str, float] = {}  # process CPU seconds per round
 _gil: dict[str, float] = {}  # share of one-thread CPU time spent in GIL-releasing C calls
+_paired: dict[str, tuple[float, float, float]] = {}  # per-file best CPU: reference, draft decode, fast
 
 
 def _big_photos() -> list[Path]:
@@ -93,6 +94,12 @@ def report_ratios(request):
                 f"2 threads vs 1: {m[one] / m[two]:.2f}x (target >= 1.7x); CPU per wall second: "
                 f"{c[one] / m[one]:.2f} with 1 thread, {c[two] / m[two]:.2f} with 2 (meaningful only when "
                 f"2 cores are free; load average {os.getloadavg()[0]:.1f})"
+            )
+        if dataset in _paired:
+            ref, dec, fast = _paired[dataset]
+            lines.append(
+                f"paired per file (CPU, best of {_PAIRED_REPEAT}, interleaved): PDQ fast vs reference "
+                f"{ref / fast:.1f}x (target >= 10x); PDQ fast / Pillow draft decode {fast / dec:.2f} (target <= 1.2)"
             )
         if dataset in _gil:
             share = _gil[dataset]
@@ -209,6 +216,37 @@ def test_imagehash_phash(benchmark, files):
 
 def test_photomatch_phash_fast(benchmark, files):
     _run(benchmark, "photomatch-phash-fast", files, _pm_phash, rounds=5)
+
+
+_PAIRED_REPEAT = 3
+
+
+def _best_cpu(fn, path, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn([path])
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def test_paired_cpu_ratios(files):
+    """The two one-thread ratios, robust to load that drifts between the tests above.
+
+    File by file, the reference, Pillow's draft decode and photomatch's fast path run back to
+    back, each timed in CPU and kept at its best of a few runs (the reference: one, it is long).
+    """
+    dataset, paths = files
+    ref = dec = fast = 0.0
+    for p in paths:
+        ref += _best_cpu(_reference_pdq, p, 1)
+        d = f = float("inf")
+        for _ in range(_PAIRED_REPEAT):
+            d = min(d, _best_cpu(_draft_decode, p, 1))
+            f = min(f, _best_cpu(_pm_fast, p, 1))
+        dec, fast = dec + d, fast + f
+    _paired[dataset] = (ref, dec, fast)
+    assert fast > 0 and dec > 0
 
 
 def test_gil_released_share(files):
