@@ -746,3 +746,57 @@ def test_photos_dev_full_decode_equals_pillow(photo_paths):
             transposed = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
         assert np.array_equal(load_rgb(path, exif_transpose=False), oracle), path.name
         assert np.array_equal(load_rgb(path), transposed), path.name
+
+
+# --- open_luma: the fast path's decode ------------------------------------------------------
+
+
+def _jpeg_file(path, rgb, **save):
+    Image.fromarray(rgb).save(path, format="JPEG", quality=95, **save)
+    return path
+
+
+def test_open_luma_is_the_luma_of_the_rgb_decode(tmp_path):
+    rng = np.random.default_rng(5)
+    rgb = np.asarray(Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).resize((400, 300)))
+    p = _jpeg_file(tmp_path / "c.jpg", rgb)
+    luma = loading.open_luma(p)
+    assert luma.mode == "L" and luma.size == (400, 300)
+    with Image.open(p) as im:
+        oracle = np.asarray(im.convert("RGB").convert("L"), dtype=np.int16)
+    diff = np.abs(np.asarray(luma, dtype=np.int16) - oracle)
+    assert np.percentile(diff, 99) <= 2 and diff.max() <= 4
+
+
+def test_open_luma_draft_scale_and_exif(tmp_path):
+    rng = np.random.default_rng(6)
+    rgb = np.asarray(Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).resize((1200, 800)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    p = _jpeg_file(tmp_path / "rot.jpg", rgb, exif=exif.tobytes())
+    im = loading.open_luma(p, draft_min_side=300)
+    assert im.mode == "L" and im.size == (400, 600)  # 1/2 scale (1/4 would make 200 < 300), then upright
+    assert im.info[loading.DECODE_SCALE] == 2.0
+    assert loading.open_luma(p, draft_min_side=300, exif_transpose=False).size == (600, 400)
+    full = loading.open_image(p)
+    small = np.asarray(im.resize(full.size), dtype=np.int16)
+    oracle = np.asarray(full.convert("L"), dtype=np.int16)
+    assert np.mean(np.abs(small - oracle)) < 12  # the same picture, same orientation
+
+
+def test_open_luma_falls_back_to_rgb_where_there_is_no_luma_plane(tmp_path):
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (40, 30), (0, 255, 255, 0)).save(cmyk, format="JPEG")
+    im = loading.open_luma(cmyk)
+    assert im.mode == "RGB" and im.size == (40, 30)
+    assert np.array_equal(np.asarray(im), np.asarray(loading.open_image(cmyk)))
+    png = tmp_path / "alpha.png"
+    Image.new("RGBA", (8, 6), (255, 0, 0, 0)).save(png)
+    im = loading.open_luma(png)
+    assert im.mode == "RGB" and im.getpixel((0, 0)) == (255, 255, 255)  # over white, as open_image
+    grey = tmp_path / "grey.jpg"
+    Image.new("L", (16, 12), 77).save(grey, format="JPEG")
+    im = loading.open_luma(grey)
+    assert im.mode == "L" and abs(im.getpixel((3, 3)) - 77) <= 1
+    arr = np.zeros((5, 7, 3), np.uint8)
+    assert loading.open_luma(arr).mode == "RGB"

@@ -507,17 +507,20 @@ def open_luma(
     name = source_name(source)
     with _opened(source, name) as im:
         _check_size(im.size, name, max_pixels)
+        full_width = im.size[0]
         # Pillow's JPEG plugin switches the decoder to luma only for 3-channel (YCbCr or RGB)
         # files; a grey JPEG is "L" already; CMYK keeps its mode and takes the RGB path below.
         if im.format == "JPEG" and im.mode in ("RGB", "L"):
             size = None if draft_min_side is None else (draft_min_side, draft_min_side)
             im.draft("L", size)
         im.load()
+        decoded_width = im.size[0]
         if im.mode == "L" and "transparency" not in im.info:
-            if exif_transpose and _orientation(im) != 1:
-                im = ImageOps.exif_transpose(im)
-            return im
-        return _finish(im, exif_transpose=exif_transpose, owned=True)
+            out = ImageOps.exif_transpose(im) if exif_transpose and _orientation(im) != 1 else im
+        else:
+            out = _finish(im, exif_transpose=exif_transpose, owned=True)
+        out.info[DECODE_SCALE] = full_width / decoded_width
+        return out
 
 
 def load_rgb(
