@@ -213,3 +213,14 @@ def test_unknown_mode_is_refused(store_path):
     with Matcher(store_path) as m:
         with pytest.raises(ValueError, match="mode"):
             m.match(photo(1), mode="thorough")
+
+
+@pytest.mark.parametrize("mode", ["fast", "robust"])
+def test_boxes_are_in_the_query_files_pixels_when_decoded_small(store_path, tmp_path, mode):
+    big = photo(77, 1200, 1600)
+    path = tmp_path / "big.jpg"
+    path.write_bytes(jpeg(big, 90))
+    with Matcher(store_path) as m:
+        m.add([big])
+        [found] = m.match(path, mode=mode)  # the JPEG decoder scales it down on the fast path
+        assert found.region == (0, 0, 1600, 1200)
