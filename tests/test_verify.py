@@ -198,3 +198,12 @@ def test_verify_region_maps_back_to_query_pixels():
         assert iou(whole.box_in_query, v.box_in_query) > 0.9
     with pytest.raises(ValueError, match="outside"):
         verify_region(shot, (500, 0, 100, 100), reported)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "brick"])
+def test_verify_rejects_mirror_images(name):
+    # A mirror image is not a similarity; it is PDQ's dihedral variants' job, never a verified match.
+    photo = _samples()[name]
+    f = extract_features(photo)
+    for mirror in (photo[:, ::-1], photo[::-1]):
+        assert not verify(np.ascontiguousarray(mirror), f).ok
