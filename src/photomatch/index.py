@@ -113,6 +113,12 @@ def _as_ids(ids: Any, name: str = "ids") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _has_duplicates(ids: np.ndarray) -> bool:
+    # A sort and a diff: np.unique takes 30 s on 1e7 ids with numpy 2.4 (hash-based path).
+    s = np.sort(ids)
+    return bool((s[1:] == s[:-1]).any())
+
+
 def _check_threshold(threshold: Any, bits: int) -> int:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)):
         msg = f"threshold must be an int in 0..{bits}, got {type(threshold).__name__}"
@@ -494,7 +500,7 @@ class HashIndex:
             if n and new_ids.min() < 0:
                 msg = "ids must be non-negative (-1 is the padding of search results)"
                 raise ValueError(msg)
-            if n and np.unique(new_ids).shape[0] != n:
+            if n and _has_duplicates(new_ids):
                 msg = "ids contains duplicates"
                 raise ValueError(msg)
             if n and self._n:
@@ -779,7 +785,7 @@ class HashIndex:
             raise IndexFileError(path, "checksum mismatch (the file is corrupt)")
         ids = np.frombuffer(data, "<i8", n, hsize).astype(np.int64)
         codes = np.frombuffer(data, np.uint8, n * nbytes, hsize + 8 * n).reshape(n, nbytes).copy()
-        if n and (ids.min() < 0 or np.unique(ids).shape[0] != n or ids.max() >= next_id):
+        if n and (ids.min() < 0 or _has_duplicates(ids) or ids.max() >= next_id):
             raise IndexFileError(path, "invalid ids (negative, duplicated or above the next id)")
         index = cls(bits, kind=kind, threads=threads)
         index._codes_buf, index._ids_buf, index._n, index._next_id = codes, ids, n, next_id
