@@ -35,3 +35,19 @@ class StoreError(PhotomatchError):
 
 class StoreLockedError(StoreError, TimeoutError):
     """Another process held the store's lock for longer than the configured wait."""
+
+
+class IndexFileError(PhotomatchError, ValueError):
+    """A saved index file is corrupt, truncated, of another format version or for other codes.
+
+    ``path`` names the file and ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class FeatureFormatError(PhotomatchError, ValueError):
+    """Serialised local features are malformed (wrong version, truncated, inconsistent sizes)."""

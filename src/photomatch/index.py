@@ -47,23 +47,11 @@ import faiss
 import numpy as np
 
 from . import _accel, _native_index
-from .errors import PhotomatchError
+from .errors import IndexFileError
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
 
 KINDS = ("auto", "flat", "mih")
-
-
-class IndexFileError(PhotomatchError, ValueError):
-    """A saved index file is corrupt, truncated, of another format version or for other codes.
-
-    ``path`` names the file and ``reason`` says what is wrong with it.
-    """
-
-    def __init__(self, path: object, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 # ---------------------------------------------------------------------------------------------

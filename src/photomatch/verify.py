@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import PhotomatchError
+from .errors import FeatureFormatError
 
 __all__ = ["Features", "Verification", "FeatureFormatError", "extract_features", "verify", "verify_region"]
 
@@ -47,10 +47,6 @@ _HEADER = struct.Struct("<BIII")  # version, width, height, keypoint count
 # Feature extraction runs on a copy whose long side is at most this: ORB's scale pyramid covers the
 # scale changes of screenshots and crops, and larger images only cost time.
 WORK_SIDE = 512
-
-
-class FeatureFormatError(PhotomatchError, ValueError):
-    """Serialised features are malformed (wrong version, truncated, inconsistent sizes)."""
 
 
 @dataclass(frozen=True)
