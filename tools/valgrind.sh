@@ -19,6 +19,7 @@ build=build/valgrind
 log=$build/valgrind.log
 start=$SECONDS
 
+"$PY" -c "import setuptools" 2>/dev/null || "$PY" -m pip install -q setuptools  # venvs of Python >= 3.12 lack it
 rm -rf "$build"
 mkdir -p "$build/lib"
 cp -r src/photomatch "$build/lib/"
