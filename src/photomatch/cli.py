@@ -10,9 +10,11 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
+from PIL import Image
 from tqdm import tqdm
 
 from . import __version__
@@ -325,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The loader refuses oversized images itself, naming the file; Pillow's own warning about
+    # them would only be noise on stderr.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
