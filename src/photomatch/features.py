@@ -65,6 +65,11 @@ class FeatureIndex:
         """The stored features of ``item_id`` (KeyError if absent)."""
         return self._features[int(item_id)]
 
+    def build(self) -> None:
+        """Build the search structure now, e.g. before threads share the index (searches then only read)."""
+        if self._index is None:
+            self._build()
+
     def _build(self) -> None:
         items = [i for i, f in self._features.items() if len(f)]
         descs = [self._features[i].descriptors for i in items]

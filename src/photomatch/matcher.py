@@ -283,7 +283,8 @@ class Matcher:
         module docstring); ``"fast"`` compares whole images only.
         """
         _check_mode(mode)
-        q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=self._stored_algorithms())
+        algos = self._stored_algorithms(features=mode == "robust")
+        q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
         return self._search(q, threshold, phash_threshold)
 
     def match_many(self, images: Iterable[ImageInput], *, mode: str = "robust", threshold: int | None = None,
@@ -294,7 +295,7 @@ class Matcher:
         A query that can't be read gives a ``MatchResult`` with ``error`` set; the rest go on.
         """
         _check_mode(mode)
-        algos = self._stored_algorithms()
+        algos = self._stored_algorithms(features=mode == "robust")
 
         def prepare(im: ImageInput) -> tuple[str, _Query | None, Exception | None]:
             name = loading.source_name(im)
@@ -305,15 +306,23 @@ class Matcher:
             except Exception as e:  # a decoder bug must not stop a batch
                 return name, None, PhotomatchError(f"{name}: unexpected {type(e).__name__}: {e}")
 
-        for name, q, err in ordered_map(prepare, images, workers=workers or default_workers()):
+        def run(im: ImageInput) -> MatchResult:
+            name, q, err = prepare(im)
             if q is None:
-                yield MatchResult(name, [], err)
-            else:
-                yield MatchResult(name, self._search(q, threshold, phash_threshold))
+                return MatchResult(name, [], err)
+            try:
+                return MatchResult(name, self._search(q, threshold, phash_threshold))
+            except PhotomatchError as e:  # e.g. the store stayed locked: this query fails, the rest go on
+                return MatchResult(name, [], e)
 
-    def _stored_algorithms(self) -> frozenset[str]:
+        # Searching and verifying run on the pool too: the store is thread-safe, the feature
+        # index is built above and only read, and OpenCV/FAISS release the GIL.
+        yield from ordered_map(run, images, workers=workers or default_workers())
+
+    def _stored_algorithms(self, *, features: bool) -> frozenset[str]:
+        """What the store holds to search: "pdq", "phash" and, when asked, "features" (loaded)."""
         found = {a for a in ("pdq", "phash") if self.store.has_algorithm(a)}
-        if self._refresh_features():
+        if features and self._refresh_features():
             found.add("features")
         return frozenset(found)
 
@@ -324,6 +333,7 @@ class Matcher:
             index = FeatureIndex()
             for item_id, blob in self.store.iter_keypoints():
                 index.add(item_id, Features.from_bytes(blob))
+            index.build()
             self._features, self._features_state = index, state
         return state[0] > 0
 
