@@ -9,9 +9,8 @@ and a few hand-built byte strings, deterministically; nothing is downloaded.
 The pixel values of the valid synthetic files are module constants so that tests can check
 the decoded pixels against values computed independently (see tests/test_loading.py).
 
-Import it from a test with a path-based import (the suite runs with --import-mode=importlib):
-
-    spec = importlib.util.spec_from_file_location("badinputs", Path(__file__).with_name("badinputs.py"))
+Tests import it by name (``import badinputs``): pyproject's ``pythonpath = ["tests"]`` puts
+this folder on sys.path, while the package itself comes from the install.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ and their expected cause keywords; the hashes the library computes for each vali
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import subprocess
@@ -22,23 +21,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import badinputs
 from photomatch.cli import build_parser, main
 from photomatch.errors import HashFormatError
 from photomatch.hashing import hash_file
 from photomatch.hashlists import read_hash_list
 
 
-def _import_badinputs():
-    if "badinputs" in sys.modules:
-        return sys.modules["badinputs"]
-    spec = importlib.util.spec_from_file_location("badinputs", Path(__file__).with_name("badinputs.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["badinputs"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bad = _import_badinputs()
+bad = badinputs  # the bad-input corpus (tests/badinputs.py; tests/ is on sys.path)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ independently, Pillow's own conversions (``Image.convert``, ``ImageOps.exif_tran
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 import os
@@ -21,23 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps, features
 
+import badinputs
 from photomatch import loading
 from photomatch.errors import DecodeError, ImageTooLargeError, PhotomatchError
 from photomatch.loading import iter_frames, load_rgb, open_image, source_name
 
 
-def _import_badinputs():
-    # --import-mode=importlib does not put tests/ on sys.path: import the helper by path.
-    if "badinputs" in sys.modules:
-        return sys.modules["badinputs"]
-    spec = importlib.util.spec_from_file_location("badinputs", Path(__file__).with_name("badinputs.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["badinputs"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bad = _import_badinputs()
+bad = badinputs  # the bad-input corpus (tests/badinputs.py; tests/ is on sys.path)
 
 ERROR_CASES = [
     "empty.jpg",

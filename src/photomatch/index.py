@@ -47,6 +47,7 @@ import faiss
 import numpy as np
 
 from . import _accel, _native_index
+from ._fileio import fsync_dir
 from .errors import IndexFileError
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
@@ -743,7 +744,7 @@ class HashIndex:
             except OSError:
                 pass
             raise
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, kind: str = "auto", threads: int | None = None) -> HashIndex:
@@ -778,17 +779,3 @@ class HashIndex:
         index = cls(bits, kind=kind, threads=threads)
         index._codes_buf, index._ids_buf, index._n, index._next_id = codes, ids, n, next_id
         return index
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

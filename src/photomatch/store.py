@@ -76,6 +76,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._version import __version__
+from ._fileio import fsync_dir
 from .errors import StoreError, StoreLockedError
 
 __all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "Store", "StoredHash"]
@@ -307,19 +308,6 @@ def _is_locked(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -464,7 +452,7 @@ class Store:
             else:
                 os.fchmod(fd, 0o600)
                 os.close(fd)
-                _fsync_dir(str(p.parent.resolve()))
+                fsync_dir(str(p.parent.resolve()))
         try:
             with open(p, "rb") as f:
                 head = f.read(len(_SQLITE_MAGIC))
