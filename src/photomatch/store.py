@@ -315,9 +315,10 @@ class _IndexState:
     """The in-memory index of one algorithm and what it was last synchronised with.
 
     New rows go to a small flat ``delta`` index and are merged into the ``main`` one only when
-    the delta outgrows a few percent of it: a multi-index-hashing index rebuilds its tables after
-    every change (about 0.1 s at 1e5 codes), which a matcher would otherwise pay on every search
-    while another process adds.
+    the delta outgrows a few percent of it, so a matcher searching while another process adds
+    never waits for the main index to take rows in. (``HashIndex`` itself now scans rows added
+    after its multi-index tables were built and rebuilds them past 1/32 of its size, so the delta
+    could go; it is kept for now, as it is measured and tested.)
     """
 
     DELTA_MIN = 4096  # the delta may always hold this many codes (and 1/32 of the main index)
