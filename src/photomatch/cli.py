@@ -158,8 +158,9 @@ def _print_match_table(r: Any) -> None:
         label = x.label if x.label is not None else "-"
         source = x.source if x.source is not None else "-"
         where = "" if x.region is None else "\tregion=" + ",".join(map(str, x.region))
-        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algo}\t{x.stage}"
-              f"{' verified' if x.verified else ''}\tlabel={label}\tsource={source}{where}{flag}")
+        stage = x.stage + (" verified" if x.verified and x.stage != "verified" else "")
+        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algo}\t{stage}"
+              f"\tlabel={label}\tsource={source}{where}{flag}")
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
