@@ -62,8 +62,8 @@ FEATURE_CANDIDATES = 4
 """Items with most local-feature votes that are verified per query."""
 
 CAPTION_MARGIN = 0.2
-"""Fraction of the query's height left out at the top and at the bottom when nothing was
-confirmed and the query is verified again on its central band: meme captions there hold the
+"""Fraction of the query's height left out at the top and at the bottom when nothing
+matched and the query is verified again on its central band: meme captions there hold the
 strongest corners and take most of the keypoint budget (measured on photos-dev "text" copies:
 whole-query verification found 10-26 inliers, the band 110-290)."""
 
@@ -420,11 +420,13 @@ class Matcher:
             v = verify(q.features, reported)
             if v.ok:
                 self._confirm(best, item, v, q)
-        if q.pixels is not None and not any(m.verified for m in best.values()):
+        # Only queries that matched nothing pay for a second extraction (copies of reported photos
+        # that matched, confirmed or not, keep their speed).
+        if q.pixels is not None and not best:
             self._verify_band(q, best)
 
     def _verify_band(self, q: _Query, best: dict[int, Match]) -> None:
-        """Nothing confirmed: vote and verify again on the query's central band (captions left out)."""
+        """Nothing found: vote and verify again on the query's central band (captions left out)."""
         if q.pixels is None or q.pixels.ndim != 3:
             return
         h, w = q.pixels.shape[:2]
