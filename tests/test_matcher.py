@@ -224,3 +224,28 @@ def test_boxes_are_in_the_query_files_pixels_when_decoded_small(store_path, tmp_
         m.add([big])
         [found] = m.match(path, mode=mode)  # the JPEG decoder scales it down on the fast path
         assert found.region == (0, 0, 1600, 1200)
+
+
+def test_caption_band_fallback_finds_a_photo_under_meme_text(store_path, monkeypatch):
+    """Captions over the top and bottom take the query's keypoint budget; the central band's own
+    features still confirm the photo."""
+    from PIL import ImageDraw, ImageFont
+
+    from photomatch.verify import extract_features, verify
+
+    rgb = photo(0, 400, 600)
+    img = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=22)
+    for y in (0, 24, 48, 330, 354, 378):
+        draw.text((2, y), "WHEN THE MEME SAYS IT ALL XKCD 1234 WOW", fill=(255, 255, 255), font=font,
+                  stroke_width=3, stroke_fill=(0, 0, 0))
+    query = np.asarray(img)
+    assert not verify(query, extract_features(rgb)).ok  # the whole query alone does not verify
+    with Matcher(store_path) as m:
+        [item] = m.add([rgb], features=True)
+        [found] = m.match(query)
+        assert found.id == item and found.verified
+        assert _close(found.region, (0, 0, 600, 400), tol=6)
+        monkeypatch.setattr(Matcher, "_verify_band", lambda self, q, best: None)
+        assert m.match(query) == []  # and it is the band that found it
