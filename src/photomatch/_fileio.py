@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
 
 def fsync_dir(folder: str) -> None:
@@ -17,3 +22,24 @@ def fsync_dir(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def atomic_write(path: str, *, binary: bool = True) -> Iterator[IO[Any]]:
+    """Write ``path`` all or nothing and owner-only (0600 whatever the umask: these files hold
+    reported hashes): a temporary file in the same folder, fsync, rename over ``path``, fsync of
+    the folder. If the body raises, the temporary file is removed and ``path`` is untouched."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, 0o600)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)

@@ -42,12 +42,11 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ._fileio import fsync_dir
+from ._fileio import atomic_write
 from .errors import HashFormatError
 
 __all__ = [
@@ -553,22 +552,8 @@ def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str]
             path_or_file.write(buf.getvalue().encode("utf-8"))
         return len(recs)
     path = os.fspath(path_or_file)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o600)  # owner-only whatever the umask: these are reported hashes
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            _render(recs, fmt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(folder)
+    with atomic_write(path, binary=False) as f:
+        _render(recs, fmt, f)
     return len(recs)
 
 

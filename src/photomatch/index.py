@@ -40,14 +40,13 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 from typing import Any
 
 import faiss
 import numpy as np
 
 from . import _accel, _native_index
-from ._fileio import fsync_dir
+from ._fileio import atomic_write
 from .errors import IndexFileError
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
@@ -718,7 +717,6 @@ class HashIndex:
         ``path`` and the folder fsynced, so a crash leaves either the old or the new file.
         """
         path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
         live = self._live()
         header = self._HEADER.pack(self._MAGIC, self._VERSION, self._bits, len(self), self._next_id)
         ids = np.ascontiguousarray(self._row_ids[live], dtype="<i8")
@@ -727,24 +725,11 @@ class HashIndex:
         # numpy arrays are buffers: hash and write them without copying (1e7 codes is 320 MB).
         for part in (header, ids, codes):
             digest.update(part)
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-        try:
-            os.fchmod(fd, 0o600)  # mkstemp already uses 0600; be explicit against odd platforms
-            with os.fdopen(fd, "wb") as f:
-                f.write(header)
-                f.write(ids)
-                f.write(codes)
-                f.write(digest.digest())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        fsync_dir(folder)
+        with atomic_write(path) as f:
+            f.write(header)
+            f.write(ids)
+            f.write(codes)
+            f.write(digest.digest())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, kind: str = "auto", threads: int | None = None) -> HashIndex:
