@@ -583,40 +583,38 @@ class Store:
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
         """One write transaction: all or nothing; lock waits bounded by ``timeout``."""
         with self._lock:
-            con = self._connection()
             self._begin_write()
-            try:
+            with self._committed(doing) as con:
                 yield con
-                con.execute("COMMIT")
-            except BaseException as exc:
-                if con.in_transaction:
-                    try:
-                        con.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                if isinstance(exc, sqlite3.Error):
-                    raise self._error(exc, doing) from exc
-                raise
             self._commits += 1
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
         """One read transaction: every query inside sees the same snapshot."""
         with self._lock:
-            con = self._connection()
-            try:
-                con.execute("BEGIN")
+            with self._committed(doing, begin="BEGIN") as con:
                 yield con
-                con.execute("COMMIT")
-            except BaseException as exc:
-                if con.in_transaction:
-                    try:
-                        con.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                if isinstance(exc, sqlite3.Error):
-                    raise self._error(exc, doing) from exc
-                raise
+
+    @contextmanager
+    def _committed(self, doing: str, *, begin: str | None = None) -> Iterator[sqlite3.Connection]:
+        """The body of a transaction (opened here with ``begin``, or already open): commit after
+        it, roll back if it raises, and map SQLite's errors to StoreError naming the store and
+        what was being done."""
+        con = self._connection()
+        try:
+            if begin is not None:
+                con.execute(begin)
+            yield con
+            con.execute("COMMIT")
+        except BaseException as exc:
+            if con.in_transaction:
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, doing) from exc
+            raise
 
     # -- writing ---------------------------------------------------------------------------------
 
