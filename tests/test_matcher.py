@@ -200,6 +200,26 @@ def test_features_verify_crops_and_locate_the_photo(store_path):
         assert _close(found.region, box, tol=8)
 
 
+def test_verified_matches_carry_their_correspondences_in_file_pixels(store_path, tmp_path):
+    """A crop at a known offset, saved large so that the loader decodes it scaled down: each
+    correspondence's query point is its reported point minus the crop's offset, in file pixels."""
+    rgb = photo(34, 2000, 2600)
+    crop = rgb[300:1900, 450:2500]  # 2050 x 1600: JPEG decoding at half size still keeps 768 px
+    path = tmp_path / "crop.jpg"
+    path.write_bytes(jpeg(np.ascontiguousarray(crop), 90))
+    with Matcher(store_path) as m:
+        [item] = m.add([rgb], features=True)
+        [found] = m.match(path)
+        assert found.id == item and found.verified and found.correspondences
+        pairs = np.array(found.correspondences)
+        err = np.hypot(*(pairs[:, :2] - (450, 300) - pairs[:, 2:]).T)
+        assert np.median(err) < 0.01 * 2600, err
+        assert "correspondences" not in found.to_json()  # match --json stays as documented
+        assert found.to_json(correspondences=True)["correspondences"] == [list(p) for p in found.correspondences]
+        [whole] = m.match(rgb, mode="fast")
+        assert not whole.verified and whole.correspondences == ()
+
+
 def test_robust_mode_has_no_false_matches_on_unrelated_pictures(store_path):
     with Matcher(store_path) as m:
         m.add([photo(s, 300, 400) for s in range(40, 50)], features=True)

@@ -69,6 +69,31 @@ def test_verify_accepts_transformed_copy_and_locates_it(name, angle, scale, offs
     assert np.hypot(v.transform[0, 0], v.transform[1, 0]) == pytest.approx(scale, rel=0.05)
 
 
+@pytest.mark.parametrize(("angle", "scale", "offset"), [(0.0, 1.0, (0, 0)), (-7.0, 1.3, (-40, 25))])
+def test_correspondences_follow_the_true_transform(angle, scale, offset):
+    """The inliers a reviewer is shown: each reported keypoint, moved by the transform we applied
+    ourselves (not the fitted one), lands on its query keypoint."""
+    photo = _samples()["coffee"]
+    query, m = _similar(photo, angle, scale, (700, 600), offset)
+    v = verify(query, extract_features(photo))
+    assert v.ok and v.correspondences is not None
+    pairs = v.correspondences
+    assert pairs.dtype == np.float32 and pairs.shape[1] == 4 and len(pairs) >= v.inliers
+    moved = pairs[:, :2] @ m[:, :2].T + m[:, 2]
+    err = np.hypot(*(moved - pairs[:, 2:]).T)
+    assert np.median(err) < 3.0 and np.mean(err < 0.012 * 700 + 4) > 0.95, err
+
+
+def test_verify_region_correspondences_are_in_the_whole_query():
+    photo = _samples()["chelsea"]
+    shot = np.full((900, 700, 3), 250, np.uint8)
+    shot[200 : 200 + photo.shape[0], 100 : 100 + photo.shape[1]] = photo
+    v = verify_region(shot, (100, 200, photo.shape[1], photo.shape[0]), extract_features(photo))
+    assert v.ok and v.correspondences is not None
+    err = np.hypot(*(v.correspondences[:, :2] + (100, 200) - v.correspondences[:, 2:]).T)
+    assert np.median(err) < 2.0
+
+
 @pytest.mark.parametrize("frac", [0.9, 0.7, 0.5])
 def test_verify_accepts_crops(frac):
     photo = skdata.astronaut()

@@ -23,7 +23,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from .hashing import (
     phash_of_pil,
 )
 from .store import Store
-from .verify import Features, Verification, extract_features, verify
+from .verify import Features, Verification, extract_features, shift_correspondences, verify
 
 DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10}
 """Inclusive Hamming thresholds: PDQ's reference recommendation and imagehash's usual pHash cut."""
@@ -79,7 +79,10 @@ class Match:
     whole-image matches), ``stage`` what matched (``"whole"``), ``transform`` the rotation/flip
     of the query that matched, ``score`` a value in [0, 1] that can be thresholded (1 = identical),
     and ``low_quality`` is set when either PDQ hash has quality below ``LOW_QUALITY``: such
-    matches are reported but should not be trusted without a look.
+    matches are reported but should not be trusted without a look. ``correspondences``, for
+    verified matches, holds the geometric fit's inliers as ``(reported x, y, query x, y)``
+    keypoint pairs, in the reported image's and the query file's pixels (the evidence report
+    draws them); ``to_json`` leaves them out unless asked.
     """
 
     id: int
@@ -94,10 +97,15 @@ class Match:
     transform: str
     verified: bool
     score: float
+    correspondences: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, correspondences: bool = False) -> dict[str, Any]:
+        """The ``match --json`` fields; ``correspondences=True`` adds them (verified matches)."""
         d = asdict(self)
         d["region"] = list(self.region) if self.region is not None else None
+        pairs = d.pop("correspondences")
+        if correspondences:
+            d["correspondences"] = [list(p) for p in pairs]
         return d
 
 
@@ -448,15 +456,17 @@ class Matcher:
             x0, y0 = np.maximum(0, np.floor(corners.min(axis=0))).astype(int)
             x1, y1 = np.minimum((w, h), np.ceil(corners.max(axis=0))).astype(int)
             box = (int(x0), int(y0), int(x1 - x0), int(y1 - y0)) if x1 > x0 and y1 > y0 else None
-            self._confirm(best, item, replace(v, box_in_query=box), q)
+            pairs = shift_correspondences(v.correspondences, 0, margin)
+            self._confirm(best, item, replace(v, box_in_query=box, correspondences=pairs), q)
 
     def _confirm(self, best: dict[int, Match], item: int, v: Verification, q: _Query) -> None:
         old = best.get(item)
         box = _scale_box(v.box_in_query, q.scale) if v.box_in_query is not None else None
         score = round(max(old.score if old else 0.0, min(1.0, 0.5 + v.inliers / 200)), 4)
+        pairs = _file_pixels(v.correspondences, q.scale)
         if old is not None:
             best[item] = replace(old, verified=True, score=score, region=box or old.region,
-                                 stage="verified" if old.stage == "region" else old.stage)
+                                 stage="verified" if old.stage == "region" else old.stage, correspondences=pairs)
             return
         rec = self.store.get_item(item)
         if rec is None:
@@ -468,7 +478,7 @@ class Matcher:
                                 default=(_BITS["pdq"], None))
         best[item] = Match(id=item, label=rec.label, source=rec.source, distance=distance, algo="pdq",
                            quality=quality, low_quality=False, region=box, stage="verified", transform="original",
-                           verified=True, score=score)
+                           verified=True, score=score, correspondences=pairs)
 
     def _keep(self, best: dict[int, Match], item_id: int, algo: str, distance: int, quality: int | None,
               low: bool, region: Box, stage: str, transform: str) -> None:
@@ -494,6 +504,14 @@ def _check_mode(mode: str) -> None:
 
 def _hamming(a: bytes, b: bytes) -> int:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def _file_pixels(pairs: np.ndarray | None, scale: float) -> tuple[tuple[float, float, float, float], ...]:
+    """Inlier pairs with the query side in the file's pixels (decoding may have been scaled), to 0.1 px."""
+    if pairs is None:
+        return ()
+    p = np.asarray(pairs, np.float64) * np.array([1, 1, scale, scale])
+    return tuple((rx, ry, qx, qy) for rx, ry, qx, qy in np.round(p, 1).tolist())
 
 
 def _scale_box(box: Box, scale: float) -> Box:

@@ -31,7 +31,7 @@ True
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -99,7 +99,10 @@ class Verification:
     ``ok``: the reported image is confirmed in the query. ``inliers``: matches consistent with
     the fitted transform. ``box_in_query``: bounding box (x, y, w, h) of the reported image's
     corners mapped into query pixels (None without a transform). ``score``: inliers discounted
-    by the inlier ratio, comparable across pairs (0 when nothing fits).
+    by the inlier ratio, comparable across pairs (0 when nothing fits). ``correspondences``:
+    the RANSAC inliers as a float32 (k, 4) array of ``(reported x, y, query x, y)`` keypoint
+    positions, in the reported image's and the query's pixels (None without a transform): what
+    a reviewer is shown to see why a pair matched.
     """
 
     ok: bool
@@ -108,6 +111,7 @@ class Verification:
     score: float
     matches: int = 0
     transform: np.ndarray | None = None
+    correspondences: np.ndarray | None = None
 
 
 def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -269,7 +273,9 @@ def verify(
         and spread_ok
     )
     score = inl * min(1.0, ratio_in / 0.5)
-    return Verification(ok=ok, inliers=inl, box_in_query=box, score=score, matches=n, transform=m)
+    pairs_xy = np.hstack([src[inlier].reshape(-1, 2), dst[inlier].reshape(-1, 2)]).astype(np.float32)
+    return Verification(ok=ok, inliers=inl, box_in_query=box, score=score, matches=n, transform=m,
+                        correspondences=pairs_xy)
 
 
 def verify_region(
@@ -302,4 +308,11 @@ def verify_region(
     b = None
     if v.box_in_query is not None:
         b = (v.box_in_query[0] + x, v.box_in_query[1] + y, v.box_in_query[2], v.box_in_query[3])
-    return Verification(ok=v.ok, inliers=v.inliers, box_in_query=b, score=v.score, matches=v.matches, transform=m)
+    return replace(v, box_in_query=b, transform=m, correspondences=shift_correspondences(v.correspondences, x, y))
+
+
+def shift_correspondences(pairs: np.ndarray | None, dx: float, dy: float) -> np.ndarray | None:
+    """Correspondences found in a part of the query, moved into the whole query's pixels."""
+    if pairs is None:
+        return None
+    return (pairs + np.array([0, 0, dx, dy], np.float32)).astype(np.float32)
