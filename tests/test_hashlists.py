@@ -193,7 +193,7 @@ def test_bad_line_3_of_5_imports_nothing(tmp_path: Path, why: str) -> None:
 @pytest.mark.parametrize(("text", "line", "reason"), [
     (f'{{"hash": "{PDQ}"}}\n{{"hash": "{PDQ}"}}\n{{"hash": "{PDQ}"\n', 3, "not valid JSON"),
     (f'{{"hash": "{PDQ}"}}\n\n["{PDQ}"]\n', 3, "expected a JSON object"),
-    (f'{{"hex": "{PDQ}", "algo": "md5"}}\n', 1, "unknown algorithm 'md5'"),
+    (f'{{"hex": "{PDQ}", "algo": "md5"}}\n', 1, "unknown hash algorithm 'md5'"),
     (f'{{"hex": "{PHASH}", "algo": "pdq"}}\n', 1, "a pdq hash has 64 hex digits, got 16"),
     (f'{{"label": "no hash"}}\n', 1, "no hash key"),
     (f'{{"hash": "{PDQ}", "quality": true}}\n', 1, "quality"),

@@ -11,7 +11,7 @@ from PIL import Image
 import photomatch
 from images import photo_like
 from photomatch import DecodeError, Hash, Matcher
-from photomatch.matcher import DEFAULT_THRESHOLDS, LOW_QUALITY
+from photomatch.algorithms import PDQ, PHASH
 
 
 def photo(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_finds_altered_copies_and_not_unrelated_images(store_path):
                 found = m.match(copy)
                 assert found, "an altered copy was not found"
                 assert found[0].id == item
-                assert found[0].distance <= DEFAULT_THRESHOLDS["pdq"]
+                assert found[0].distance <= PDQ.default_threshold
         for seed in range(100, 130):
             assert m.match(photo(seed)) == []
 
@@ -75,7 +75,7 @@ def test_low_quality_hashes_are_flagged(store_path):
         m.add([photo(3)], label="photo")
         [found] = m.match(flat)
         assert found.label == "flat" and found.low_quality
-        assert found.quality is not None and found.quality < LOW_QUALITY
+        assert found.quality is not None and found.quality < PDQ.quality_floor
         [good] = m.match(jpeg(photo(3)))
         assert good.label == "photo" and not good.low_quality
 
@@ -125,7 +125,7 @@ def test_phash_and_both_algorithms(store_path):
         [only] = m.add([photo(5)], algo="phash")
         [x] = m.match(jpeg(photo(5), 60))
         assert (x.id, x.algo) == (only, "phash")
-        assert x.distance <= DEFAULT_THRESHOLDS["phash"]
+        assert x.distance <= PHASH.default_threshold
         with pytest.raises(ValueError, match="algorithm"):
             m.add([photo(5)], algo="md5")
 
@@ -179,7 +179,7 @@ def test_screenshot_of_a_hash_only_report_matches_by_region(store_path):
         assert m.match(shot, mode="fast") == []
         [found] = m.match(jpeg(shot, 80))
         assert found.id == item and found.stage == "region" and not found.verified
-        assert found.distance <= DEFAULT_THRESHOLDS["pdq"]
+        assert found.distance <= PDQ.default_threshold
         assert _close(found.region, box, tol=6)
 
 

@@ -7,13 +7,17 @@ True
 
 from ._accel import IMPLEMENTATION
 from ._version import __version__
+from .algorithms import ALGORITHMS, Algorithm
 from .errors import (
     DecodeError,
+    FeatureFormatError,
     HashFormatError,
     ImageTooLargeError,
+    IndexFileError,
     PhotomatchError,
     StoreError,
     StoreLockedError,
+    UnknownAlgorithmError,
 )
 from .hashing import (
     DIHEDRAL_NAMES,
@@ -31,15 +35,19 @@ from .matcher import Match, Matcher, MatchResult
 from .store import Store
 
 __all__ = [
+    "ALGORITHMS",
     "IMPLEMENTATION",
     "__version__",
+    "Algorithm",
     "DIHEDRAL_NAMES",
     "DecodeError",
+    "FeatureFormatError",
     "Hash",
     "HashFormatError",
     "HashIndex",
     "HashResult",
     "ImageTooLargeError",
+    "IndexFileError",
     "Match",
     "MatchResult",
     "Matcher",
@@ -47,6 +55,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreLockedError",
+    "UnknownAlgorithmError",
     "hash_file",
     "hash_files",
     "hash_image",

@@ -19,9 +19,11 @@ from tqdm import tqdm
 
 from . import __version__
 from ._accel import IMPLEMENTATION
+from .algorithms import ALGORITHMS, CHOICES, NAMES, PDQ
 from .errors import PhotomatchError
 from .files import iter_image_paths
-from .hashing import ALGORITHMS, HashResult, hash_files
+from .hashing import HashResult, hash_files
+from .matcher import MODES
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
@@ -257,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("hash", help="print the hash of each image (folders are walked recursively)")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--algo", choices=ALGORITHMS, default="pdq")
+    p.add_argument("--algo", choices=NAMES, default=PDQ.name)
     p.add_argument("--format", choices=("text", "jsonl", "csv"), default="text")
     p.add_argument("--workers", type=_positive_int, default=None, help="threads (default: CPUs)")
     p.add_argument("--exact", action="store_true",
@@ -268,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", metavar="STORE")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--label", default=None, help="a label kept with each item (e.g. a case number)")
-    p.add_argument("--algo", choices=("pdq", "phash", "both"), default="pdq")
+    p.add_argument("--algo", choices=CHOICES, default=PDQ.name)
     p.add_argument("--features", action="store_true",
                    help="also keep local features (ORB keypoints) for geometric verification: finds crops, "
                         "collages and small rotations, but they are derived from the picture (see README)")
@@ -278,9 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("match", help="find reported images in query images; exit 0 matched, 1 none, 2 errors")
     p.add_argument("store", metavar="STORE")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--threshold", type=int, default=None, help="PDQ Hamming threshold (default 31)")
+    p.add_argument("--threshold", type=int, default=None,
+                   help=f"PDQ Hamming threshold (default {PDQ.default_threshold})")
     p.add_argument("--json", action="store_true", help="one JSON object per query on its own line")
-    p.add_argument("--mode", choices=("robust", "fast"), default="robust",
+    p.add_argument("--mode", choices=MODES, default=MODES[0],
                    help="robust (default): also look inside the query (borders, screenshots, collages); "
                         "fast: whole-image hashes only")
     p.add_argument("--workers", type=_positive_int, default=None)
@@ -313,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dedup", help="groups of near-duplicate images within folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--algo", choices=ALGORITHMS, default="pdq")
-    p.add_argument("--threshold", type=int, default=None, help="default: 31 for pdq, 10 for phash")
+    p.add_argument("--algo", choices=NAMES, default=PDQ.name)
+    p.add_argument("--threshold", type=int, default=None,
+                   help="default: " + ", ".join(f"{a.default_threshold} for {a.name}" for a in ALGORITHMS.values()))
     p.add_argument("--json", action="store_true")
     p.add_argument("--workers", type=_positive_int, default=None)
     p.set_defaults(func=cmd_dedup)

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .algorithms import get as get_algorithm
 from .hashing import HashResult
 from .index import HashIndex
-
-DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10}
 
 
 def find_groups(results: Iterable[HashResult], *, threshold: int | None = None) -> list[list[tuple[str, int]]]:
@@ -30,10 +29,10 @@ def find_groups(results: Iterable[HashResult], *, threshold: int | None = None) 
     if len(algos) != 1:
         msg = f"cannot group hashes of different algorithms: {sorted(algos)}"
         raise ValueError(msg)
-    algo = algos.pop()
-    t = DEFAULT_THRESHOLDS[algo] if threshold is None else int(threshold)
+    algorithm = get_algorithm(algos.pop())
+    t = algorithm.check_threshold(threshold)
     codes = np.stack([r.hash.array for r in items])  # type: ignore[union-attr]
-    index = HashIndex(bits=codes.shape[1] * 8)
+    index = HashIndex(bits=algorithm.bits)
     index.add(codes, ids=np.arange(len(items), dtype=np.int64))
     lims, _, ids = index.range_search(codes, t)
 

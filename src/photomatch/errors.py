@@ -3,6 +3,8 @@ so a caller's ``except ValueError`` keeps working."""
 
 from __future__ import annotations
 
+import re
+
 
 class PhotomatchError(Exception):
     """Base class of every error raised by photomatch."""
@@ -26,7 +28,34 @@ class ImageTooLargeError(DecodeError):
 
 
 class HashFormatError(PhotomatchError, ValueError):
-    """A hash string or hash list is malformed (wrong length, not hex, unknown algorithm)."""
+    """A hash string or hash list is malformed (wrong length, not hex, unknown algorithm).
+
+    ``reason`` says what is wrong; ``path`` and ``line`` name the hash list and the line when
+    the hash came from one (both None for a hash given as a value).
+    """
+
+    def __init__(self, reason: str, *, path: object | None = None, line: int | None = None) -> None:
+        self.reason = reason
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = "" if self.path is None else self.path + ("" if line is None else f", line {line}") + ": "
+        super().__init__(where + reason)
+
+
+class UnknownAlgorithmError(HashFormatError):
+    """A hash algorithm name that photomatch does not know (``algorithm`` holds it).
+
+    Raised wherever an algorithm is named (``Hash``, ``hash_image``, the store, hash lists), always
+    with the same message; ``expected`` lists the known names (``photomatch.algorithms.NAMES``).
+    """
+
+    def __init__(self, algorithm: object, expected: tuple[str, ...], *, path: object | None = None,
+                 line: int | None = None) -> None:
+        self.algorithm = algorithm
+        # A misplaced hash-list column may hold a hash: never quote a run of hex digits.
+        shown = re.sub(r"[0-9a-fA-F]{8,}", "<hex>", str(algorithm)[:40])[:20]
+        reason = f"unknown hash algorithm {shown!r}; expected one of {', '.join(expected)}"
+        super().__init__(reason, path=path, line=line)
 
 
 class StoreError(PhotomatchError):

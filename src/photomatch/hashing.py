@@ -17,15 +17,13 @@ import numpy as np
 from PIL import Image
 
 from . import loading
-from ._accel import kernels
+from .algorithms import PDQ, PHASH, Algorithm, by_hex_length, hex_lengths
+from .algorithms import get as get_algorithm
 from .errors import HashFormatError, PhotomatchError
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
 """A path, bytes, a binary file object, a PIL image or a uint8 numpy array."""
 
-ALGORITHMS = ("pdq", "phash")
-_NBYTES = {"pdq": 32, "phash": 8}
-_BY_HEX_LENGTH = {64: "pdq", 16: "phash"}
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
 """Order of ``pdq_dihedral``'s results, as in Meta's reference."""
 
@@ -51,11 +49,9 @@ class Hash:
     quality: int | None = None
 
     def __post_init__(self) -> None:
-        if self.algorithm not in _NBYTES:
-            msg = f"unknown hash algorithm {self.algorithm!r}; expected one of {ALGORITHMS}"
-            raise HashFormatError(msg)
-        if not isinstance(self.bits, bytes) or len(self.bits) != _NBYTES[self.algorithm]:
-            msg = f"a {self.algorithm} hash has {_NBYTES[self.algorithm]} bytes, got {self.bits!r:.40}"
+        nbytes = get_algorithm(self.algorithm).nbytes
+        if not isinstance(self.bits, bytes) or len(self.bits) != nbytes:
+            msg = f"a {self.algorithm} hash has {nbytes} bytes, got {self.bits!r:.40}"
             raise HashFormatError(msg)
         if self.quality is not None and not (isinstance(self.quality, int) and 0 <= self.quality <= 100):
             msg = f"hash quality must be an integer from 0 to 100, got {self.quality!r}"
@@ -63,7 +59,7 @@ class Hash:
 
     @property
     def hex(self) -> str:
-        """Lowercase hex digits: 64 for PDQ (the reference's format), 16 for pHash (imagehash's)."""
+        """Lowercase hex digits (PDQ: the reference's format; pHash: imagehash's)."""
         return self.bits.hex()
 
     @property
@@ -105,20 +101,17 @@ class Hash:
             msg = f"a hash must be given as a hex string, got {type(text).__name__}"
             raise HashFormatError(msg)
         s = text.strip().lower()
-        algo = algorithm if algorithm is not None else _BY_HEX_LENGTH.get(len(s))
-        if algo is None:
-            msg = f"hash {_clip(s)!r} has {len(s)} hex digits; expected 64 (pdq) or 16 (phash)"
+        spec = get_algorithm(algorithm) if algorithm is not None else by_hex_length(len(s))
+        if spec is None:
+            msg = f"hash {_clip(s)!r} has {len(s)} hex digits; expected {hex_lengths()}"
             raise HashFormatError(msg)
-        if algo not in _NBYTES:
-            msg = f"unknown hash algorithm {algo!r}; expected one of {ALGORITHMS}"
-            raise HashFormatError(msg)
-        if len(s) != 2 * _NBYTES[algo]:
-            msg = f"a {algo} hash has {2 * _NBYTES[algo]} hex digits, got {len(s)}"
+        if len(s) != spec.hex_length:
+            msg = f"a {spec.name} hash has {spec.hex_length} hex digits, got {len(s)}"
             raise HashFormatError(msg)
         if s.strip("0123456789abcdef"):
             msg = f"hash {_clip(s)!r} is not hexadecimal"
             raise HashFormatError(msg)
-        return cls(algo, bytes.fromhex(s), quality)
+        return cls(spec.name, bytes.fromhex(s), quality)
 
 
 def _clip(s: str) -> str:
@@ -140,9 +133,7 @@ def pdq(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
     >>> h.algorithm, len(h.hex), h.quality
     ('pdq', 64, 0)
     """
-    rgb = _rgb(image, exact, exif_transpose, max_pixels, loading.PDQ_DRAFT_MIN_SIDE)
-    bits, quality = (kernels.pdq_hash_gray if rgb.ndim == 2 else kernels.pdq_hash)(rgb)
-    return Hash("pdq", bytes(bits), int(quality))
+    return _hash(PDQ, image, exact=exact, exif_transpose=exif_transpose, max_pixels=max_pixels)
 
 
 def pdq_dihedral(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
@@ -155,9 +146,8 @@ def pdq_dihedral(image: ImageInput, *, exact: bool = False, exif_transpose: bool
     >>> len(pdq_dihedral(np.zeros((8, 8, 3), np.uint8)))
     8
     """
-    rgb = _rgb(image, exact, exif_transpose, max_pixels, loading.PDQ_DRAFT_MIN_SIDE)
-    variants, quality = (kernels.pdq_dihedral_gray if rgb.ndim == 2 else kernels.pdq_dihedral)(rgb)
-    return tuple(Hash("pdq", bytes(v), int(quality)) for v in variants)
+    variants, quality = PDQ.hash_dihedral(_rgb(image, exact, exif_transpose, max_pixels, PDQ.draft_min_side))
+    return tuple(Hash(PDQ.name, v, quality) for v in variants)
 
 
 def phash(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
@@ -168,43 +158,36 @@ def phash(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True
     >>> phash(np.zeros((40, 30, 3), np.uint8)).hex
     '0000000000000000'
     """
-    if exact:
-        img = _open(image, exact, exif_transpose, max_pixels, loading.PHASH_DRAFT_MIN_SIDE)
-    else:  # a JPEG's luma plane, decoded without chroma (imagehash takes convert("L") first anyway)
-        img = loading.open_luma(image, exif_transpose=exif_transpose, max_pixels=max_pixels,
-                                draft_min_side=loading.PHASH_DRAFT_MIN_SIDE)
-    return phash_of_pil(img)
+    # A JPEG's luma plane on the fast path: imagehash takes convert("L") first anyway.
+    return _hash(PHASH, image, exact=exact, exif_transpose=exif_transpose, max_pixels=max_pixels)
 
 
 def phash_of_pil(img: Image.Image) -> Hash:
     """pHash of an already loaded RGB or L image (imagehash's pipeline: L, 32x32 Lanczos, DCT)."""
-    small = img.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
-    gray = np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
-    return Hash("phash", bytes(kernels.phash_bits(gray)))
+    bits, _ = PHASH.hash_pixels(np.asarray(img, dtype=np.uint8))
+    return Hash(PHASH.name, bits)
 
 
 def pdq_of_rgb(rgb: np.ndarray) -> Hash:
     """PDQ of a uint8 (H, W, 3) array, without any loading step (regions of a decoded image)."""
-    bits, quality = kernels.pdq_hash(np.ascontiguousarray(rgb, dtype=np.uint8))
-    return Hash("pdq", bytes(bits), int(quality))
+    bits, quality = PDQ.hash_pixels(np.ascontiguousarray(rgb, dtype=np.uint8))
+    return Hash(PDQ.name, bits, quality)
 
 
-_VERBS = {"pdq": pdq, "phash": phash}
+def _hash(algorithm: Algorithm, image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+          max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
+    bits, quality = algorithm.hash_pixels(_rgb(image, exact, exif_transpose, max_pixels, algorithm.draft_min_side))
+    return Hash(algorithm.name, bits, quality)
 
 
 def hash_image(image: ImageInput, algo: str = "pdq", **options: Any) -> Hash:
-    """Hash with the named algorithm (``"pdq"`` or ``"phash"``); options as for the verbs.
+    """Hash with the named algorithm (one of ``photomatch.algorithms.NAMES``); options as for the verbs.
 
     >>> import numpy as np
     >>> hash_image(np.zeros((8, 8, 3), np.uint8), "phash").algorithm
     'phash'
     """
-    try:
-        verb = _VERBS[algo]
-    except KeyError:
-        msg = f"unknown hash algorithm {algo!r}; expected one of {ALGORITHMS}"
-        raise ValueError(msg) from None
-    return verb(image, **options)
+    return _hash(get_algorithm(algo), image, **options)
 
 
 def hash_file(path: str | os.PathLike[str], algo: str = "pdq", **options: Any) -> Hash:
@@ -249,9 +232,7 @@ def hash_files(paths: Iterable[str | os.PathLike[str]], algo: str = "pdq", *, wo
     >>> [r.ok for r in hash_files([os.path.join(d, "a.png"), os.path.join(d, "b.jpg")])]
     [True, False]
     """
-    if algo not in _VERBS:
-        msg = f"unknown hash algorithm {algo!r}; expected one of {ALGORITHMS}"
-        raise ValueError(msg)
+    get_algorithm(algo)
     n = default_workers() if workers is None else int(workers)
     if n < 1:
         msg = f"workers must be at least 1, got {workers}"

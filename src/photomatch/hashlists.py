@@ -3,7 +3,7 @@
 Accepted input (the format is taken from ``format=``, else the extension, else the content):
 
 - **CSV** (``.csv``) and **TSV** (``.tsv``, ``.tab``, ``.txt``) with a header row naming a hex
-  hash column: ``hash``, ``hex``, ``signal``, ``pdq`` or ``phash`` (a ``pdq``/``phash`` column
+  hash column: ``hash``, ``hex``, ``signal`` or an algorithm's name, ``pdq`` or ``phash`` (which
   implies the algorithm), and optional columns ``algo`` (also ``algorithm``, ``signal_type``,
   ``hash_type``), ``quality``, ``id``, ``label``, ``source`` (also ``path``, ``file``,
   ``filename``), ``kind`` and ``x, y, w, h`` (the region of the image a hash covers). Other
@@ -16,8 +16,8 @@ Accepted input (the format is taken from ``format=``, else the extension, else t
 - The three outputs of ``photomatch hash --format text|csv|jsonl`` (columns ``path, algo, hex,
   quality``; the text one tab-separated with a ``#`` header) import as they are.
 
-Hashes are hex digits (either case): 64 for PDQ, 16 for pHash; without an ``algo`` column the
-length decides. Quality is empty or an integer 0-100. In TSV files whose header starts with ``#``
+Hashes are hex digits (either case): 64 for PDQ, 16 for pHash (``photomatch.algorithms``);
+without an ``algo`` column the length decides. Quality is empty or an integer 0-100. In TSV files whose header starts with ``#``
 (ours), text fields holding a tab, newline or backslash are escaped as in Python strings
 (``\\t``, ``\\n``, ``\\\\``), as ``photomatch hash --format text`` writes paths.
 
@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ._fileio import atomic_write
-from .errors import HashFormatError
+from .algorithms import ALGORITHMS, NAMES, by_hex_length, hex_lengths
+from .errors import HashFormatError, UnknownAlgorithmError
 
 __all__ = [
     "FORMATS",
@@ -61,12 +62,10 @@ __all__ = [
 
 #: Output formats of :func:`write_hash_list` (``"text"`` is an alias of ``"tsv"``).
 FORMATS = ("csv", "tsv", "jsonl")
-_HEX_DIGITS = {"pdq": 64, "phash": 16}
-_BY_LENGTH = {64: "pdq", 16: "phash"}
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
 
 # column name -> field, in order of preference for the hash column
-_HASH_NAMES = ("hash", "hex", "signal", "pdq", "phash")
+_HASH_NAMES = ("hash", "hex", "signal", *NAMES)
 _ALIASES = {
     "algo": "algo", "algorithm": "algo", "signal_type": "algo", "hash_type": "algo",
     "quality": "quality",
@@ -129,6 +128,11 @@ class SkippedLine:
 class _BadLine(Exception):
     """A malformed line (internal; becomes HashFormatError or SkippedLine)."""
 
+    def __init__(self, reason: str, *, unknown_algorithm: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unknown_algorithm = unknown_algorithm  # set: the error is an UnknownAlgorithmError
+
 
 # ---------------------------------------------------------------------------------------------
 # validation of one record
@@ -146,18 +150,19 @@ def _parse_hash(text: Any, algorithm: Any) -> tuple[str, str]:
     if isinstance(algorithm, str) and not algorithm.strip():
         algorithm = None  # an empty algo cell: infer from the length
     if algorithm is not None:
-        if not isinstance(algorithm, str) or algorithm.strip().lower() not in _HEX_DIGITS:
-            raise _BadLine(f"unknown algorithm {_shown(algorithm)}; expected 'pdq' or 'phash'")
-        algo = algorithm.strip().lower()
-        if len(s) != _HEX_DIGITS[algo]:
-            raise _BadLine(f"a {algo} hash has {_HEX_DIGITS[algo]} hex digits, got {len(s)}")
+        spec = ALGORITHMS.get(algorithm.strip().lower()) if isinstance(algorithm, str) else None
+        if spec is None:
+            reason = UnknownAlgorithmError(algorithm, NAMES).reason
+            raise _BadLine(reason, unknown_algorithm=algorithm)
+        if len(s) != spec.hex_length:
+            raise _BadLine(f"a {spec.name} hash has {spec.hex_length} hex digits, got {len(s)}")
     else:
-        if len(s) not in _BY_LENGTH:
-            raise _BadLine(f"the hash has {len(s)} characters; expected 64 hex digits (pdq) or 16 (phash)")
-        algo = _BY_LENGTH[len(s)]
+        spec = by_hex_length(len(s))
+        if spec is None:
+            raise _BadLine(f"the hash has {len(s)} characters; expected {hex_lengths()} hex digits")
     if not _HEXCHARS.issuperset(s):
-        raise _BadLine(f"the {algo} hash is not hexadecimal")
-    return algo, s.lower()
+        raise _BadLine(f"the {spec.name} hash is not hexadecimal")
+    return spec.name, s.lower()
 
 
 def _parse_quality(value: Any) -> int | None:
@@ -241,7 +246,7 @@ def _header_map(cells: list[str]) -> tuple[dict[str, int], str | None] | None:
     for wanted in _HASH_NAMES:
         if wanted in names:
             positions["hash"] = names.index(wanted)
-            default_algo = wanted if wanted in _HEX_DIGITS else None
+            default_algo = wanted if wanted in ALGORITHMS else None
             break
     for i, n in enumerate(names):
         key = _ALIASES.get(n)
@@ -254,7 +259,7 @@ def _header_map(cells: list[str]) -> tuple[dict[str, int], str | None] | None:
 
 def _looks_like_hash(cell: str) -> bool:
     s = cell.strip()
-    return len(s) in _BY_LENGTH and _HEXCHARS.issuperset(s)
+    return by_hex_length(len(s)) is not None and _HEXCHARS.issuperset(s)
 
 
 def _headerless(cells: list[str], sep: str) -> dict[str, Any]:
@@ -312,7 +317,7 @@ class _FatalHeader(Exception):
         self.line, self.reason = line, reason
 
 
-def _parse_delimited(text: str, fmt: str, report: Callable[[int, str], None]) -> list[HashRecord]:
+def _parse_delimited(text: str, fmt: str, report: Callable[[int, _BadLine], None]) -> list[HashRecord]:
     sep = "\t" if fmt == "tsv" else ","
     records: list[HashRecord] = []
     positions: dict[str, int] | None = None  # None: headerless
@@ -332,7 +337,7 @@ def _parse_delimited(text: str, fmt: str, report: Callable[[int, str], None]) ->
             found = _header_map(cells)
             if found is not None:
                 if not found[0]:
-                    raise _FatalHeader(n, "the header has no hash column (expected one of hash, hex, signal, pdq, phash)")
+                    raise _FatalHeader(n, f"the header has no hash column (expected one of {', '.join(_HASH_NAMES)})")
                 (positions, default_algo), width = found, len(cells)
                 continue
         seen_data = True
@@ -347,11 +352,11 @@ def _parse_delimited(text: str, fmt: str, report: Callable[[int, str], None]) ->
                     fields = {k: _unescape(v) if isinstance(v, str) else v for k, v in fields.items()}
             records.append(_record(fields, default_algo, n))
         except _BadLine as exc:
-            report(n, str(exc))
+            report(n, exc)
     return records
 
 
-def _parse_jsonl(text: str, report: Callable[[int, str], None]) -> list[HashRecord]:
+def _parse_jsonl(text: str, report: Callable[[int, _BadLine], None]) -> list[HashRecord]:
     records = []
     for n, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
@@ -370,10 +375,10 @@ def _parse_jsonl(text: str, report: Callable[[int, str], None]) -> list[HashReco
             for wanted in _HASH_NAMES:
                 if wanted in lowered:
                     fields["hash"] = lowered[wanted]
-                    default_algo = wanted if wanted in _HEX_DIGITS else None
+                    default_algo = wanted if wanted in ALGORITHMS else None
                     break
             else:
-                raise _BadLine("no hash key (expected one of hash, hex, signal, pdq, phash)")
+                raise _BadLine(f"no hash key (expected one of {', '.join(_HASH_NAMES)})")
             for k, v in lowered.items():
                 key = _ALIASES.get(k)
                 if key is not None and key not in fields:
@@ -382,7 +387,7 @@ def _parse_jsonl(text: str, report: Callable[[int, str], None]) -> list[HashReco
                 fields.update(zip("xywh", obj["region"]))
             records.append(_record(fields, default_algo, n))
         except _BadLine as exc:
-            report(n, str(exc))
+            report(n, exc)
     return records
 
 
@@ -413,8 +418,7 @@ def _read_text(path_or_file: Any) -> tuple[str, str]:
             with open(name, "rb") as f:
                 data: Any = f.read()
         except OSError as exc:
-            msg = f"{name}: cannot read the hash list: {exc.strerror}"
-            raise HashFormatError(msg) from exc
+            raise HashFormatError(f"cannot read the hash list: {exc.strerror}", path=name) from exc
     else:
         name = str(getattr(path_or_file, "name", "<stream>"))
         data = path_or_file.read()
@@ -427,10 +431,10 @@ def _read_text(path_or_file: Any) -> tuple[str, str]:
         raise _error(name, line, "not UTF-8 text") from None
 
 
-def _error(name: str, line: int, reason: str) -> HashFormatError:
-    err = HashFormatError(f"{name}, line {line}: {reason}")
-    err.path, err.line, err.reason = name, line, reason  # type: ignore[attr-defined]
-    return err
+def _error(name: str, line: int, reason: str | _BadLine) -> HashFormatError:
+    if isinstance(reason, _BadLine) and reason.unknown_algorithm is not None:
+        return UnknownAlgorithmError(reason.unknown_algorithm, NAMES, path=name, line=line)
+    return HashFormatError(str(reason), path=name, line=line)
 
 
 def _parse(path_or_file: Any, *, skip_invalid: bool, format: str | None) -> tuple[list[HashRecord], list[SkippedLine], str]:
@@ -438,10 +442,10 @@ def _parse(path_or_file: Any, *, skip_invalid: bool, format: str | None) -> tupl
     fmt = _sniff(text, name, format)
     skipped: list[SkippedLine] = []
 
-    def report(line: int, reason: str) -> None:
+    def report(line: int, bad: _BadLine) -> None:
         if not skip_invalid:
-            raise _error(name, line, reason)
-        skipped.append(SkippedLine(name, line, reason))
+            raise _error(name, line, bad)
+        skipped.append(SkippedLine(name, line, bad.reason))
 
     try:
         if fmt == "jsonl":
@@ -470,7 +474,7 @@ def read_hash_list(path_or_file: str | os.PathLike[str] | IO[Any], *, skip_inval
     >>> read_hash_list(io.StringIO("abc\\n"))
     Traceback (most recent call last):
     ...
-    photomatch.errors.HashFormatError: <stream>, line 1: the hash has 3 characters; expected 64 hex digits (pdq) or 16 (phash)
+    photomatch.errors.HashFormatError: <stream>, line 1: the hash has 3 characters; expected 64 (pdq) or 16 (phash) hex digits
     """
     records, skipped, _ = _parse(path_or_file, skip_invalid=skip_invalid, format=format)
     if on_skip is not None:

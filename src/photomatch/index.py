@@ -47,6 +47,7 @@ import numpy as np
 
 from . import _accel, _native_index
 from ._fileio import atomic_write
+from .algorithms import ALGORITHMS
 from .errors import IndexFileError
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
@@ -227,7 +228,7 @@ _MEMORY_FACTOR = 2.0
 _FORCED_MIN_BUDGET = 8 << 20
 # Re-plan instead of reusing a structure built for another threshold when it costs this much more.
 _REPLAN_FACTOR = 1.5
-_DEFAULT_THRESHOLD = {256: 31, 64: 10}
+_DEFAULT_THRESHOLD = {a.bits: a.default_threshold for a in ALGORITHMS.values()}
 # Below this many codes "auto" stays flat: both take microseconds, and the model's fixed costs
 # are least reliable there (measured crossover 5e3..1e4 codes).
 _AUTO_MIN_CODES = 5000

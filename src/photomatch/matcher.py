@@ -30,7 +30,8 @@ import numpy as np
 from PIL import Image
 
 from . import loading, regions
-from ._accel import kernels
+from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
+from .algorithms import get as get_algorithm
 from .errors import HashFormatError, PhotomatchError
 from .features import FeatureIndex
 from .hashing import (
@@ -44,15 +45,8 @@ from .hashing import (
 from .store import Store
 from .verify import Features, Verification, extract_features, shift_correspondences, verify
 
-DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10}
-"""Inclusive Hamming thresholds: PDQ's reference recommendation and imagehash's usual pHash cut."""
-
-LOW_QUALITY = 50
-"""PDQ quality below which a hash is flagged: flat or tiny images hash unreliably (Meta's advice)."""
-
-_BITS = {"pdq": 256, "phash": 64}
-
 MODES = ("robust", "fast")
+"""``match``'s modes (and the CLI's ``--mode`` choices); the first is the default."""
 
 CANDIDATE_THRESHOLD = 64
 """Looser PDQ distance up to which a region hash makes an item a candidate for geometric
@@ -78,7 +72,7 @@ class Match:
     ``(x, y, w, h)`` in query pixels where the reported image sits (the whole query for
     whole-image matches), ``stage`` what matched (``"whole"``), ``transform`` the rotation/flip
     of the query that matched, ``score`` a value in [0, 1] that can be thresholded (1 = identical),
-    and ``low_quality`` is set when either PDQ hash has quality below ``LOW_QUALITY``: such
+    and ``low_quality`` is set when either PDQ hash has quality below ``PDQ.quality_floor``: such
     matches are reported but should not be trusted without a look. ``correspondences``, for
     verified matches, holds the geometric fit's inliers as ``(reported x, y, query x, y)``
     keypoint pairs, in the reported image's and the query file's pixels (the evidence report
@@ -207,7 +201,7 @@ class Matcher:
         small rotations and collages findable, but they are derived from the picture (see the
         privacy note in ``photomatch.verify``). Returns the new item ids in order.
         """
-        algos = _algos(algo)
+        algos = select(algo)
         prepared = list(ordered_map(lambda im: self._prepare(im, algos, features), list(images),
                                     workers=workers or default_workers()))
         return self.store.add_items([self._item_spec(p, label) for p in prepared])
@@ -219,7 +213,7 @@ class Matcher:
 
         With ``skip_existing`` a file whose bytes (sha256) are already stored is not added again.
         """
-        algos = _algos(algo)
+        algos = select(algo)
 
         def prepare(p: str) -> tuple[str, _Prepared | None, Exception | None]:
             try:
@@ -271,18 +265,19 @@ class Matcher:
     def __len__(self) -> int:
         return self.store.count()
 
-    def _prepare(self, image: ImageInput, algos: tuple[str, ...], features: bool) -> _Prepared:
+    def _prepare(self, image: ImageInput, algos: tuple[Algorithm, ...], features: bool) -> _Prepared:
         source, sha, size = _describe(image)
         # The reported side is decoded exactly: these hashes are kept and may be shared.
         img = loading.open_image(image, max_pixels=self.max_pixels)
         rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
         hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]] = []
-        if "pdq" in algos:
+        for algorithm in algos:
+            if not algorithm.regions:
+                hashes.append((algorithm.name, *algorithm.hash_pixels(rgb), None, "whole"))
+                continue
             for box, kind in regions.reported_regions(rgb):
-                bits, quality = kernels.pdq_hash(np.ascontiguousarray(regions.crop(rgb, box)))
-                hashes.append(("pdq", bytes(bits), int(quality), None if kind == "whole" else box, kind))
-        if "phash" in algos:
-            hashes.append(("phash", phash_of_pil(img).bits, None, None, "whole"))
+                bits, quality = algorithm.hash_pixels(np.ascontiguousarray(regions.crop(rgb, box)))
+                hashes.append((algorithm.name, bits, quality, None if kind == "whole" else box, kind))
         blob = extract_features(rgb).to_bytes() if features else None
         return _Prepared(source, hashes, sha, size, blob)
 
@@ -336,7 +331,7 @@ class Matcher:
 
     def _stored_algorithms(self, *, features: bool) -> frozenset[str]:
         """What the store holds to search: "pdq", "phash" and, when asked, "features" (loaded)."""
-        found = {a for a in ("pdq", "phash") if self.store.has_algorithm(a)}
+        found = {a for a in ALGORITHMS if self.store.has_algorithm(a)}
         if features and self._refresh_features():
             found.add("features")
         return frozenset(found)
@@ -368,46 +363,46 @@ class Matcher:
         quality = 0
         found: list[tuple[Box, bytes, int]] = []
         if "pdq" in algos or "features" in algos:
-            grey = pixels.ndim == 2
-            if dihedral:
-                variants, quality = (kernels.pdq_dihedral_gray if grey else kernels.pdq_dihedral)(pixels)
-                pdq = [(n, bytes(v)) for n, v in zip(DIHEDRAL_NAMES, variants)]
+            if dihedral and PDQ.hash_dihedral is not None:
+                variants, quality = PDQ.hash_dihedral(pixels)
+                pdq = list(zip(DIHEDRAL_NAMES, variants))
             else:
-                bits, quality = (kernels.pdq_hash_gray if grey else kernels.pdq_hash)(pixels)
-                pdq = [("original", bytes(bits))]
+                bits, quality = PDQ.hash_pixels(pixels)
+                pdq = [("original", bits)]
             if robust:
                 for box, kind in regions.query_regions(pixels):
                     if kind != "whole":
-                        bits, q = kernels.pdq_hash(np.ascontiguousarray(regions.crop(pixels, box)))
-                        found.append((_scale_box(box, scale), bytes(bits), int(q)))
+                        bits, q = PDQ.hash_pixels(np.ascontiguousarray(regions.crop(pixels, box)))
+                        found.append((_scale_box(box, scale), bits, int(q)))
         ph = phash_of_pil(img).bits if "phash" in algos else None
         feats = extract_features(pixels) if robust and "features" in algos else None
         return _Query(name, size, pdq, int(quality), ph, found, feats, scale, pixels if feats is not None else None)
 
     def _search(self, q: _Query, threshold: int | None, phash_threshold: int | None) -> list[Match]:
-        t_pdq = _threshold("pdq", threshold)
-        t_ph = _threshold("phash", phash_threshold)
+        t_pdq = PDQ.check_threshold(threshold)
+        t_ph = PHASH.check_threshold(phash_threshold)
+        floor = PDQ.quality_floor or 0
         best: dict[int, Match] = {}
         whole = (0, 0, q.size[0], q.size[1])
         candidates: dict[int, Box | None] = {}
         if q.pdq:
-            codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), 32)
+            codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), PDQ.nbytes)
             for (transform, _), hits in zip(q.pdq, self.store.search("pdq", codes, t_pdq)):
                 for hit in hits:
-                    low = q.pdq_quality < LOW_QUALITY or (hit.quality is not None and hit.quality < LOW_QUALITY)
+                    low = q.pdq_quality < floor or (hit.quality is not None and hit.quality < floor)
                     self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, whole, "whole", transform)
         if q.regions:
-            codes = np.frombuffer(b"".join(b for _, b, _ in q.regions), dtype=np.uint8).reshape(len(q.regions), 32)
+            codes = np.frombuffer(b"".join(b for _, b, _ in q.regions), dtype=np.uint8).reshape(len(q.regions), PDQ.nbytes)
             loose = max(t_pdq, CANDIDATE_THRESHOLD) if q.features is not None else t_pdq
             for (box, _, quality), hits in zip(q.regions, self.store.search("pdq", codes, loose)):
                 for hit in hits:
                     if hit.distance <= t_pdq:
-                        low = quality < LOW_QUALITY or (hit.quality is not None and hit.quality < LOW_QUALITY)
+                        low = quality < floor or (hit.quality is not None and hit.quality < floor)
                         self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, box, "region", "original")
                     else:
                         candidates.setdefault(hit.item_id, box)
         if q.phash is not None:
-            codes = np.frombuffer(q.phash, dtype=np.uint8).reshape(1, 8)
+            codes = np.frombuffer(q.phash, dtype=np.uint8).reshape(1, PHASH.nbytes)
             for hit in self.store.search("phash", codes, t_ph)[0]:
                 self._keep(best, hit.item_id, "phash", hit.distance, None, False, whole, "whole", "original")
         if q.features is not None:
@@ -475,14 +470,14 @@ class Matcher:
         query_codes = [b for _, b in q.pdq] + [b for _, b, _ in q.regions]
         stored = [(h.bits, h.quality) for h in rec.hashes if h.algorithm == "pdq"]
         distance, quality = min(((_hamming(a, b), qual) for b, qual in stored for a in query_codes),
-                                default=(_BITS["pdq"], None))
+                                default=(PDQ.bits, None))
         best[item] = Match(id=item, label=rec.label, source=rec.source, distance=distance, algo="pdq",
                            quality=quality, low_quality=False, region=box, stage="verified", transform="original",
                            verified=True, score=score, correspondences=pairs)
 
     def _keep(self, best: dict[int, Match], item_id: int, algo: str, distance: int, quality: int | None,
               low: bool, region: Box, stage: str, transform: str) -> None:
-        score = max(0.0, 1.0 - distance / (_BITS[algo] / 2))
+        score = max(0.0, 1.0 - distance / (get_algorithm(algo).bits / 2))
         old = best.get(item_id)
         if old is not None and old.score >= score:
             return
@@ -517,24 +512,6 @@ def _file_pixels(pairs: np.ndarray | None, scale: float) -> tuple[tuple[float, f
 def _scale_box(box: Box, scale: float) -> Box:
     x, y, w, h = box
     return (round(x * scale), round(y * scale), round(w * scale), round(h * scale))
-
-
-def _algos(algo: str) -> tuple[str, ...]:
-    choices = {"pdq": ("pdq",), "phash": ("phash",), "both": ("pdq", "phash")}
-    if algo not in choices:
-        msg = f"unknown algorithm {algo!r}; expected 'pdq', 'phash' or 'both'"
-        raise ValueError(msg)
-    return choices[algo]
-
-
-def _threshold(algo: str, value: int | None) -> int:
-    if value is None:
-        return DEFAULT_THRESHOLDS[algo]
-    t = int(value)
-    if not 0 <= t <= _BITS[algo]:
-        msg = f"a {algo} threshold must be from 0 to {_BITS[algo]}, got {value}"
-        raise ValueError(msg)
-    return t
 
 
 def _describe(image: ImageInput) -> tuple[str | None, str | None, int | None]:

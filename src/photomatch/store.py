@@ -6,9 +6,9 @@ The SQLite database (stdlib :mod:`sqlite3`, WAL journal) is the source of truth.
   ``label``, ``source`` (a path or a reference), ``sha256`` and ``size`` of the file, ``added``
   (UTC, ISO 8601) and a free ``note``;
 - ``hashes``: one or more hashes per item: ``hash_id``, ``item_id`` (cascade on delete),
-  ``algorithm`` (``"pdq"`` or ``"phash"``), ``bits`` (packed bytes), ``quality``, the ``region``
-  ``(x, y, w, h)`` of the reported image the hash covers (NULL: the whole image) and a ``kind``
-  (``"whole"``, ``"trim"``, ``"crop"``, ``"window"``, ...);
+  ``algorithm`` (a name in :mod:`photomatch.algorithms`), ``bits`` (packed bytes), ``quality``,
+  the ``region`` ``(x, y, w, h)`` of the reported image the hash covers (NULL: the whole image)
+  and a ``kind`` (``"whole"``, ``"trim"``, ``"crop"``, ``"window"``, ...);
 - ``keypoints``: optional compact local-feature descriptors per item (opt-in, for geometric
   verification);
 - ``meta``: schema version, creation time, app version, and the count and checksum of each index
@@ -77,14 +77,16 @@ import numpy as np
 
 from ._version import __version__
 from ._fileio import fsync_dir
+from .algorithms import ALGORITHMS as _RECORDS
+from .algorithms import get as _get_algorithm
 from .errors import StoreError, StoreLockedError
 
 __all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "Store", "StoredHash"]
 
 log = logging.getLogger(__name__)
 
-#: Packed length in bytes of each algorithm's hash.
-ALGORITHMS: dict[str, int] = {"pdq": 32, "phash": 8}
+#: Packed length in bytes of each algorithm's hash (from ``photomatch.algorithms``).
+ALGORITHMS: dict[str, int] = {a.name: a.nbytes for a in _RECORDS.values()}
 SCHEMA_VERSION = 1
 #: SQLite ``application_id`` of a photomatch store ("PMS1"): tells our files from other databases.
 APPLICATION_ID = 0x504D5331
@@ -107,8 +109,8 @@ CREATE INDEX items_sha256 ON items (sha256);
 CREATE TABLE hashes (
     hash_id INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
-    algorithm TEXT NOT NULL CHECK (algorithm IN ('pdq', 'phash')),
-    bits BLOB NOT NULL CHECK (length(bits) = CASE algorithm WHEN 'pdq' THEN 32 ELSE 8 END),
+    algorithm TEXT NOT NULL CHECK (algorithm IN ({names})),
+    bits BLOB NOT NULL CHECK (length(bits) = CASE algorithm {lengths} END),
     quality INTEGER CHECK (quality IS NULL OR quality BETWEEN 0 AND 100),
     x REAL, y REAL, w REAL, h REAL,
     kind TEXT NOT NULL DEFAULT 'whole'
@@ -121,7 +123,11 @@ CREATE TABLE keypoints (
     data BLOB NOT NULL,
     PRIMARY KEY (item_id, kind)
 ) WITHOUT ROWID;
-"""
+""".format(
+    # Derived from the algorithm records (names are plain identifiers: nothing to escape).
+    names=", ".join(f"'{name}'" for name in ALGORITHMS),
+    lengths=" ".join(f"WHEN '{name}' THEN {nbytes}" for name, nbytes in ALGORITHMS.items()),
+)
 
 Region = tuple[float, float, float, float]
 
@@ -174,10 +180,7 @@ class Item:
 
 
 def _check_algorithm(algorithm: Any) -> str:
-    if algorithm not in ALGORITHMS:
-        msg = f"unknown hash algorithm {algorithm!r}; expected one of {tuple(ALGORITHMS)}"
-        raise ValueError(msg)
-    return str(algorithm)
+    return _get_algorithm(algorithm).name
 
 
 def _as_bits(bits: Any, algorithm: str) -> bytes:
