@@ -78,9 +78,16 @@ def planted(bits: int, t: int, n_random: int, n_queries: int, seed: int):
 # exactness
 
 
+@pytest.fixture(params=["numpy", "faiss"])
+def flat_scan(request, monkeypatch) -> str:
+    """The flat scan runs numpy's popcount on small problems and FAISS on others: test both."""
+    monkeypatch.setattr("photomatch.index._SMALL_SCAN", 1 << 40 if request.param == "numpy" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(("bits", "t"), CASES)
-def test_range_search_planted_every_distance(kind, bits, t):
+def test_range_search_planted_every_distance(kind, bits, t, flat_scan):
     xb, ids, xq = planted(bits, t, n_random=3000, n_queries=12, seed=bits + t)
     index = HashIndex(bits, kind=kind)
     index.add(xb, ids)

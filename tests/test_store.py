@@ -158,14 +158,14 @@ def test_remove_and_keypoints(tmp_path: Path) -> None:
 # search against the oracle, and the index cache
 
 
-@pytest.fixture(params=[4096, 16], ids=["delta", "merged"])
-def delta_min(request, monkeypatch) -> int:
-    """New rows go to a small flat index merged into the main one past a size: run both ways."""
-    monkeypatch.setattr("photomatch.store._IndexState.DELTA_MIN", request.param)
+@pytest.fixture(params=["numpy", "faiss"])
+def flat_scan(request, monkeypatch) -> str:
+    """A store's newest rows are scanned by numpy's popcount when few, by FAISS otherwise: both."""
+    monkeypatch.setattr("photomatch.index._SMALL_SCAN", 1 << 40 if request.param == "numpy" else 0)
     return request.param
 
 
-def test_search_matches_brute_force(populated, delta_min) -> None:
+def test_search_matches_brute_force(populated, flat_scan) -> None:
     path, queries, thresholds = populated
     with Store(path) as store:
         assert check_against_oracle(store, queries, thresholds) > 100
@@ -241,7 +241,7 @@ def test_index_cache_rebuilt(populated, tmp_path: Path, damage: str) -> None:
         assert store.info()["index"]["pdq"]["origin"] == "cache"
 
 
-def test_other_instances_changes_are_seen(populated, delta_min) -> None:
+def test_other_instances_changes_are_seen(populated, flat_scan) -> None:
     path, queries, thresholds = populated
     rng = np.random.default_rng(77)
     with Store(path) as searcher, Store(path) as writer:
@@ -264,6 +264,44 @@ def test_other_instances_changes_are_seen(populated, delta_min) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # errors
+
+
+def test_cache_saved_before_a_removal_elsewhere(populated) -> None:
+    """A cache whose checkpoint predates a removal by a process that never loaded the index is
+    still used, and the removal applied to it (the checkpoint's removal counter is behind)."""
+    path, queries, thresholds = populated
+    with Store(path) as store:
+        victims = [h.item_id for h in store.search("pdq", queries["pdq"][0], 5)[0]]
+    with Store(path) as writer:
+        assert writer.remove(victims) == len(victims) > 0
+        assert writer.info()["index"]["pdq"]["loaded"] is False
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+        assert store.info()["index"]["pdq"]["origin"] == "cache"
+        assert not {h.item_id for h in store.search("pdq", queries["pdq"][0], 5)[0]} & set(victims)
+
+
+def test_schema_1_store_upgraded(populated) -> None:
+    """A version-1 store (index bookkeeping in meta keys) opens as version 2 and rebuilds its cache once."""
+    path, queries, thresholds = populated
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+    con = sqlite3.connect(path)  # back to the version-1 layout
+    con.executescript("DROP TABLE removals; DROP TABLE index_checkpoints;"
+                      "INSERT INTO meta VALUES ('removals', '3'), ('index.pdq.count', '1'), ('index.pdq.checksum', '2');"
+                      "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;")
+    con.close()
+    with Store(path) as store:
+        assert store.info()["schema_version"] == SCHEMA_VERSION == 2
+        check_against_oracle(store, queries, thresholds)
+        assert store.info()["index"]["pdq"]["origin"] == "rebuilt (cache not recorded in the store)"
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert [k for (k,) in con.execute("SELECT key FROM meta ORDER BY key")] == ["app_version", "created", "schema_version"]
+    con.close()
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)
+        assert store.info()["index"]["pdq"]["origin"] == "cache"
 
 
 def test_missing_directory_and_not_a_store(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ from itertools import combinations
 
 import numpy as np
 
+from ._codes import hamming, offsets
+
 __all__ = ["mih_build", "mih_range_search", "mih_memory", "mih_substrings"]
 
 MAX_TABLES = 64
 MAX_WIDTH = 24
-_POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
 
 
 class _MihTables:
@@ -60,12 +61,12 @@ def mih_build(codes: np.ndarray, starts: np.ndarray, widths: np.ndarray, nthread
         msg = f"invalid layout: 1..{MAX_TABLES} substrings of 1..{MAX_WIDTH} bits inside {nbytes * 8}-bit codes are required"
         raise ValueError(msg)
     subs = mih_substrings(codes, starts, widths)
-    offsets, positions = [], []
+    table_offsets, positions = [], []
     for i in range(m):
         counts = np.bincount(subs[:, i], minlength=1 << int(widths[i]))
-        offsets.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32))
+        table_offsets.append(offsets(counts, np.uint32))
         positions.append(np.argsort(subs[:, i], kind="stable").astype(np.uint32))
-    return _MihTables(n, nbytes, starts.copy(), widths.copy(), offsets, positions)
+    return _MihTables(n, nbytes, starts.copy(), widths.copy(), table_offsets, positions)
 
 
 def _masks(width: int, k: int) -> np.ndarray:
@@ -125,7 +126,7 @@ def mih_range_search(
             for a, b in zip(lo.tolist(), hi.tolist()):
                 found.append(h.positions[i][a:b])
         pos = np.unique(np.concatenate(found)).astype(np.int64) if found else np.empty(0, np.int64)
-        d = _POP8[np.bitwise_xor(codes[pos], queries[q])].sum(axis=1).astype(np.int32)
+        d = hamming(codes[pos], queries[q])
         keep = d <= threshold
         dists.append(d[keep])
         poss.append(pos[keep])

@@ -19,6 +19,7 @@ from PIL import Image
 from . import loading
 from .algorithms import PDQ, PHASH, Algorithm, by_hex_length, hex_lengths
 from .algorithms import get as get_algorithm
+from ._codes import hamming
 from .errors import HashFormatError, PhotomatchError
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
@@ -26,8 +27,6 @@ ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
 
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
 """Order of ``pdq_dihedral``'s results, as in Meta's reference."""
-
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class Hash:
         if other.algorithm != self.algorithm:
             msg = f"cannot compare a {self.algorithm} hash with a {other.algorithm} hash"
             raise ValueError(msg)
-        return int(_POPCOUNT[np.bitwise_xor(self.array, other.array)].sum())
+        return int(hamming(self.array, other.array))
 
     __sub__ = distance
 

@@ -46,6 +46,7 @@ import faiss
 import numpy as np
 
 from . import _accel, _native_index
+from ._codes import hamming, offsets
 from ._fileio import atomic_write
 from .algorithms import ALGORITHMS
 from .errors import IndexFileError
@@ -179,9 +180,18 @@ def codes_checksum(codes: Any, ids: Any, *, bits: int | None = None) -> int:
 # FAISS flat engine on our own buffers
 
 
+# Up to this many (query, code) pairs numpy's popcount beats FAISS, whose OpenMP start-up costs
+# milliseconds per call on a loaded machine (a store's newest rows: benchmarks/bench_store.py).
+_SMALL_SCAN = 1 << 16
+
+
 def _flat_range(xb: np.ndarray, xq: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions within ``threshold`` (inclusive) of each query, unsorted, via FAISS."""
+    """Positions within ``threshold`` (inclusive) of each query, unsorted: numpy or FAISS."""
     nq, nb, nbytes = xq.shape[0], xb.shape[0], xb.shape[1]
+    if nq * nb <= _SMALL_SCAN:
+        dist = hamming(xq[:, None, :], xb[None, :, :])
+        qi, pos = np.nonzero(dist <= threshold)  # row-major: grouped by query
+        return offsets(np.bincount(qi, minlength=nq)), dist[qi, pos], pos.astype(np.int64)
     res = faiss.RangeSearchResult(nq)
     # FAISS keeps distance < radius: ask for threshold + 1 to make it inclusive.
     faiss.hamming_range_search(faiss.swig_ptr(xq), faiss.swig_ptr(xb), nq, nb, threshold + 1, nbytes, res)
@@ -343,9 +353,7 @@ def _merge(nq: int, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     dist = np.concatenate([d for _, d, _ in parts])
     pos = np.concatenate([p for _, _, p in parts])
     order = np.argsort(qidx, kind="stable")
-    lims = np.zeros(nq + 1, np.int64)
-    np.cumsum(np.bincount(qidx, minlength=nq), out=lims[1:])
-    return lims, dist[order], pos[order]
+    return offsets(np.bincount(qidx, minlength=nq)), dist[order], pos[order]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -628,8 +636,7 @@ class HashIndex:
             alive = self._row_ids[pos] >= 0
             if not alive.all():
                 qidx = np.repeat(np.arange(nq), np.diff(lims))[alive]
-                lims = np.zeros(nq + 1, np.int64)
-                np.cumsum(np.bincount(qidx, minlength=nq), out=lims[1:])
+                lims = offsets(np.bincount(qidx, minlength=nq))
                 dist, pos = dist[alive], pos[alive]
         return lims, dist, pos
 

@@ -32,6 +32,7 @@ from PIL import Image
 from . import loading, regions
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
 from .algorithms import get as get_algorithm
+from ._codes import hamming
 from .errors import HashFormatError, PhotomatchError
 from .features import FeatureIndex
 from .hashing import (
@@ -468,9 +469,10 @@ class Matcher:
             return
         # Found by local features: report the closest of its PDQ hashes to any of the query's.
         query_codes = [b for _, b in q.pdq] + [b for _, b, _ in q.regions]
-        stored = [(h.bits, h.quality) for h in rec.hashes if h.algorithm == "pdq"]
-        distance, quality = min(((_hamming(a, b), qual) for b, qual in stored for a in query_codes),
-                                default=(PDQ.bits, None))
+        stored = [h for h in rec.hashes if h.algorithm == "pdq"]
+        closest = (hamming(_as_array(query_codes)[:, None, :], _as_array([h.bits for h in stored])[None, :, :])
+                   .min(axis=0).tolist() if query_codes and stored else [])
+        distance, quality = min(zip(closest, (h.quality for h in stored)), default=(PDQ.bits, None))
         best[item] = Match(id=item, label=rec.label, source=rec.source, distance=distance, algo="pdq",
                            quality=quality, low_quality=False, region=box, stage="verified", transform="original",
                            verified=True, score=score, correspondences=pairs)
@@ -497,8 +499,8 @@ def _check_mode(mode: str) -> None:
         raise ValueError(msg)
 
 
-def _hamming(a: bytes, b: bytes) -> int:
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+def _as_array(codes: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(codes), np.uint8).reshape(len(codes), -1)
 
 
 def _file_pixels(pairs: np.ndarray | None, scale: float) -> tuple[tuple[float, float, float, float], ...]:

@@ -11,26 +11,16 @@ The SQLite database (stdlib :mod:`sqlite3`, WAL journal) is the source of truth.
   and a ``kind`` (``"whole"``, ``"trim"``, ``"crop"``, ``"window"``, ...);
 - ``keypoints``: optional compact local-feature descriptors per item (opt-in, for geometric
   verification);
-- ``meta``: schema version, creation time, app version, and the count and checksum of each index
-  cache as last saved.
+- ``meta``: schema version, creation time and app version;
+- ``removals`` and ``index_checkpoints``: the bookkeeping of the index cache.
 
 The search index of each algorithm (a :class:`photomatch.index.HashIndex`, ids = ``hash_id``) is a
-*cache* beside the database (``<store>.pdq.index``, ``<store>.phash.index``). It is loaded on the
-first search of that algorithm, checked against the count and checksum recorded in ``meta`` when
-it was saved (a damaged, foreign or unreadable file is ignored and the index rebuilt from SQLite),
-then brought up to date with the database: rows with a ``hash_id`` above the highest one it holds
-are added, and after a removal (a counter in ``meta`` that every ``remove`` increments) the id
-sets are compared and the difference applied. Ids are never reused (``AUTOINCREMENT``; one writer
-at a time, so ids grow in commit order) and hash rows are never updated, so a cached
-``(hash_id, code)`` pair is either still right or gone. Before every search the store compares
-SQLite's ``PRAGMA data_version`` (which changes when *another* connection commits) and its own
-commit counter with the values of the last refresh, so the adds and removals of other processes
-are seen by the next search. New rows go to a small flat index merged into the main one past
-1/32 of its size, so a refresh does not rebuild multi-index-hashing tables. The cache is written
-(atomically: temporary file, fsync, rename, 0600) by :meth:`Store.flush` and :meth:`Store.close`
-(best effort: a close that cannot get the write lock within ``timeout`` leaves the old cache,
-which the next opener refreshes). A process killed at any point leaves either the old cache or
-the new one, and the checksum in ``meta`` tells a cache that does not match it.
+*cache* beside the database (``<store>.pdq.index``, ``<store>.phash.index``) kept by
+:class:`photomatch.index_cache.IndexCache`: loaded at the first search of an algorithm, checked
+against its checkpoint, brought up to date with the adds and removals of every process before each
+search (``PRAGMA data_version`` changes when *another* connection commits, a counter counts our
+own commits), and written by :meth:`Store.flush` and :meth:`Store.close` (best effort: a close that
+cannot get the write lock within ``timeout`` leaves the old cache, which the next opener refreshes).
 
 Durability. ``synchronous=FULL`` with WAL: every commit fsyncs the WAL before ``add_item``
 returns. ``NORMAL`` would already survive SIGKILL of the process (the WAL pages are in the OS
@@ -80,6 +70,8 @@ from ._fileio import fsync_dir
 from .algorithms import ALGORITHMS as _RECORDS
 from .algorithms import get as _get_algorithm
 from .errors import StoreError, StoreLockedError
+from .index_cache import SCHEMA as _INDEX_CACHE_SCHEMA
+from .index_cache import IndexCache, note_removals
 
 __all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "Store", "StoredHash"]
 
@@ -87,7 +79,9 @@ log = logging.getLogger(__name__)
 
 #: Packed length in bytes of each algorithm's hash (from ``photomatch.algorithms``).
 ALGORITHMS: dict[str, int] = {a.name: a.nbytes for a in _RECORDS.values()}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 1 kept the index cache's bookkeeping as string keys of ``meta``; version 2 has its tables.
+_UPGRADES = {1: _INDEX_CACHE_SCHEMA + "DELETE FROM meta WHERE key = 'removals' OR key LIKE 'index.%';"}
 #: SQLite ``application_id`` of a photomatch store ("PMS1"): tells our files from other databases.
 APPLICATION_ID = 0x504D5331
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -127,7 +121,7 @@ CREATE TABLE keypoints (
     # Derived from the algorithm records (names are plain identifiers: nothing to escape).
     names=", ".join(f"'{name}'" for name in ALGORITHMS),
     lengths=" ".join(f"WHEN '{name}' THEN {nbytes}" for name, nbytes in ALGORITHMS.items()),
-)
+) + _INDEX_CACHE_SCHEMA
 
 Region = tuple[float, float, float, float]
 
@@ -303,6 +297,13 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript() would commit the caller's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            con.execute(statement)
+
+
 def _is_locked(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -312,89 +313,6 @@ def _is_locked(exc: sqlite3.Error) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-class _IndexState:
-    """The in-memory index of one algorithm and what it was last synchronised with.
-
-    New rows go to a small flat ``delta`` index and are merged into the ``main`` one only when
-    the delta outgrows a few percent of it, so a matcher searching while another process adds
-    never waits for the main index to take rows in. (``HashIndex`` itself now scans rows added
-    after its multi-index tables were built and rebuilds them past 1/32 of its size, so the delta
-    could go; it is kept for now, as it is measured and tested.)
-    """
-
-    DELTA_MIN = 4096  # the delta may always hold this many codes (and 1/32 of the main index)
-
-    def __init__(self, index: Any, origin: str) -> None:
-        from .index import HashIndex
-
-        self._new = lambda: HashIndex(index.bits, kind="flat")
-        self.main = index
-        self.delta = self._new()
-        self.origin = origin  # "cache", "rebuilt (<why>)"
-        self.max_id = int(index.ids().max()) if len(index) else 0
-        self.synced: tuple[int, int] | None = None  # (data_version, local commit counter)
-        self.removals_seen: str | None = None  # meta "removals" at the last full comparison
-        self.unsaved = origin != "cache"  # differs from the cache file on disk
-
-    def __len__(self) -> int:
-        return len(self.main) + len(self.delta)
-
-    def ids(self) -> np.ndarray:
-        return np.concatenate([self.main.ids(), self.delta.ids()])
-
-    def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
-        if len(self.delta) + len(ids) > max(self.DELTA_MIN, len(self.main) // 32):
-            self.merge(codes, ids)
-        else:
-            self.delta.add(codes, ids)
-        self.max_id = max(self.max_id, int(ids.max()))
-        self.unsaved = True
-
-    def merge(self, codes: np.ndarray | None = None, ids: np.ndarray | None = None) -> None:
-        parts_c = [self.delta.codes()] + ([codes] if codes is not None else [])
-        parts_i = [self.delta.ids()] + ([ids] if ids is not None else [])
-        all_ids = np.concatenate(parts_i)
-        if all_ids.size:
-            self.main.add(np.concatenate(parts_c), all_ids)
-            self.delta = self._new()
-
-    def remove(self, ids: np.ndarray) -> int:
-        n = self.main.remove(ids) + self.delta.remove(ids)
-        if n:
-            self.unsaved = True
-        return n
-
-    def range_search(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lims, dist, ids = self.main.range_search(queries, threshold)
-        if not len(self.delta):
-            return lims, dist, ids
-        lims2, dist2, ids2 = self._delta_search(queries, threshold)
-        # Merge per query, keeping each query's results sorted by (distance, id).
-        q = np.concatenate([np.repeat(np.arange(len(lims) - 1), np.diff(lims)),
-                            np.repeat(np.arange(len(lims2) - 1), np.diff(lims2))])
-        dist = np.concatenate([dist, dist2])
-        ids = np.concatenate([ids, ids2])
-        order = np.lexsort((ids, dist, q))
-        counts = np.diff(lims) + np.diff(lims2)
-        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), dist[order], ids[order]
-
-    def _delta_search(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        nq, nd = queries.shape[0], len(self.delta)
-        if nq * nd > 1 << 16 or not hasattr(np, "bitwise_count"):  # numpy >= 2.0
-            return self.delta.range_search(queries, threshold)
-        # Small problems: a numpy popcount is exact and avoids FAISS's OpenMP start-up, which
-        # measured 4-80 ms per call on a loaded 2-core machine for a few codes.
-        codes, ids = self.delta.codes(), self.delta.ids()
-        nbytes = codes.shape[1]
-        words = (codes.view("<u8") if nbytes % 8 == 0 else codes)[None, :, :]
-        q = (queries.view("<u8") if nbytes % 8 == 0 else queries)[:, None, :]
-        dist = np.bitwise_count(q ^ words).sum(axis=2, dtype=np.int32)
-        qi, di = np.nonzero(dist <= threshold)  # row-major: grouped by query
-        lims = np.zeros(nq + 1, np.int64)
-        np.cumsum(np.bincount(qi, minlength=nq), out=lims[1:])
-        return lims, dist[qi, di], ids[di]
 
 
 class Store:
@@ -420,7 +338,7 @@ class Store:
         self.timeout = float(timeout)
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
-        self._indexes: dict[str, _IndexState] = {}
+        self._cache = IndexCache(self.path, ALGORITHMS)
         self._commits = 0  # our own commits: data_version does not count them
         self._prepare_file(create)
         try:
@@ -476,6 +394,8 @@ class Store:
         if app_id != APPLICATION_ID:
             self._initialise()
         version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version in _UPGRADES:
+            version = self._upgrade(version)
         if version != SCHEMA_VERSION:
             msg = f"{self.path}: store schema version {version}; this photomatch reads version {SCHEMA_VERSION}"
             raise StoreError(msg)
@@ -504,9 +424,7 @@ class Store:
                 con.execute("COMMIT")
                 return
             self._refuse_foreign(con)  # raises on a foreign database
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    con.execute(statement)
+            _run_script(con, _SCHEMA)
             con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
                 ("schema_version", str(SCHEMA_VERSION)),
                 ("created", _now()),
@@ -519,6 +437,19 @@ class Store:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
+
+    def _upgrade(self, version: int) -> int:
+        """Bring an older store's schema to this version, in one write transaction; return the
+        version now."""
+        con = self._connection()
+        with self._write("upgrading the store's schema") as con:
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have
+            while version in _UPGRADES:
+                _run_script(con, _UPGRADES[version])
+                version += 1
+            con.execute(f"PRAGMA user_version = {version}")
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+        return version
 
     def _refuse_foreign(self, con: sqlite3.Connection) -> bool:
         """True if the file is already a photomatch store, False if it is empty; raise otherwise."""
@@ -699,15 +630,10 @@ class Store:
                     gone.setdefault(algorithm, []).append(hash_id)
                 removed += con.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk).rowcount
             if removed:
-                # Tells every process's index that ids vanished (adds only need "hash_id > max").
-                con.execute("INSERT INTO meta (key, value) VALUES ('removals', '1') ON CONFLICT (key)"
-                            " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+                note_removals(con, gone)
         with self._lock:
-            # Removed ids are gone for good (never reused): dropping them now is always right.
             for algorithm, hash_ids in gone.items():
-                state = self._indexes.get(algorithm)
-                if state is not None:
-                    state.remove(np.asarray(hash_ids, np.int64))
+                self._cache.removed(algorithm, hash_ids)
         return removed
 
     @staticmethod
@@ -827,17 +753,8 @@ class Store:
             per_algo = dict.fromkeys(ALGORITHMS, 0)
             per_algo.update(dict(con.execute("SELECT algorithm, count(*) FROM hashes GROUP BY algorithm")))
             meta = dict(con.execute("SELECT key, value FROM meta"))
-        index: dict[str, Any] = {}
-        for algorithm in ALGORITHMS:
-            state = self._indexes.get(algorithm)
-            index[algorithm] = {
-                "cache_file": str(self._cache_path(algorithm)),
-                "cache_present": self._cache_path(algorithm).exists(),
-                "loaded": state is not None,
-                "entries": None if state is None else len(state),
-                "origin": None if state is None else state.origin,
-                "kind": None if state is None else state.main.kind,
-            }
+        with self._lock:
+            index = {algorithm: self._cache.info(algorithm) for algorithm in ALGORITHMS}
         return {
             "path": str(self.path),
             "items": items,
@@ -866,14 +783,14 @@ class Store:
             con = self._connection()
             dv = self._data_version(con)
             with self._read("searching") as con:
-                state = self._sync(con, algorithm, dv)
-                lims, dist, ids = state.range_search(queries, threshold)
+                index = self._cache.sync(con, algorithm, (dv, self._commits))
+                lims, dist, ids = index.range_search(queries, threshold)
                 meta = self._hash_meta(con, np.unique(ids).tolist())
         if len(meta) != len(np.unique(ids)):
             # Cannot happen when the index agrees with the snapshot; if it does, rebuild next time.
             log.warning("%s: %s index disagreed with the store; it will be rebuilt", self.path, algorithm)
             with self._lock:
-                self._indexes.pop(algorithm, None)
+                self._cache.drop(algorithm)
         results: list[list[Hit]] = []
         for q in range(queries.shape[0]):
             hits: list[Hit] = []
@@ -925,89 +842,11 @@ class Store:
 
     # -- the index cache -------------------------------------------------------------------------
 
-    def _cache_path(self, algorithm: str) -> Path:
-        return Path(f"{self.path}.{algorithm}.index")
-
     @staticmethod
     def _data_version(con: sqlite3.Connection) -> int:
         # Read OUTSIDE the snapshot, before it starts: a commit landing in between makes the next
         # search refresh once more (harmless), never skip a refresh.
         return int(con.execute("PRAGMA data_version").fetchone()[0])
-
-    def _sync(self, con: sqlite3.Connection, algorithm: str, data_version: int) -> _IndexState:
-        """Bring the in-memory index of ``algorithm`` up to the snapshot of ``con``."""
-        state = self._indexes.get(algorithm)
-        if state is None:
-            state = self._load_cache(con, algorithm)
-            self._indexes[algorithm] = state
-        mark = (data_version, self._commits)
-        if state.synced == mark:
-            return state
-        # 1. rows added since (ids only grow: AUTOINCREMENT and one writer at a time)
-        cur = con.execute("SELECT hash_id, bits FROM hashes WHERE algorithm = ? AND hash_id > ? ORDER BY hash_id",
-                          (algorithm, state.max_id))
-        while rows := cur.fetchmany(65536):
-            self._add_rows(state, rows, algorithm)
-        # 2. rows removed: compare the id sets when the counts differ, counting only after a
-        # removal (count(*) is a scan) and once after loading
-        row = con.execute("SELECT value FROM meta WHERE key = 'removals'").fetchone()
-        removals = "0" if row is None else str(row[0])
-        if removals == state.removals_seen:
-            state.synced = mark
-            return state
-        n_db = con.execute("SELECT count(*) FROM hashes WHERE algorithm = ?", (algorithm,)).fetchone()[0]
-        state.removals_seen = removals
-        if n_db != len(state):
-            db_ids = np.fromiter((r[0] for r in con.execute(
-                "SELECT hash_id FROM hashes WHERE algorithm = ?", (algorithm,))), np.int64)
-            have = state.ids()
-            extra = np.setdiff1d(have, db_ids, assume_unique=True)
-            if extra.size:
-                state.remove(extra)
-            missing = np.setdiff1d(db_ids, have, assume_unique=True).tolist()
-            for i in range(0, len(missing), _CHUNK):
-                chunk = missing[i:i + _CHUNK]
-                rows = con.execute(f"SELECT hash_id, bits FROM hashes WHERE hash_id IN ({','.join('?' * len(chunk))})",
-                                   chunk).fetchall()
-                self._add_rows(state, rows, algorithm)
-            state.unsaved = True
-        state.synced = mark
-        return state
-
-    @staticmethod
-    def _add_rows(state: _IndexState, rows: list[tuple[int, bytes]], algorithm: str) -> None:
-        if not rows:
-            return
-        nbytes = ALGORITHMS[algorithm]
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        codes = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), nbytes)
-        state.add(codes, ids)
-
-    def _load_cache(self, con: sqlite3.Connection, algorithm: str) -> _IndexState:
-        from .index import HashIndex
-
-        bits = 8 * ALGORITHMS[algorithm]
-        path = self._cache_path(algorithm)
-        meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
-                                (f"index.{algorithm}.count", f"index.{algorithm}.checksum")))
-        why = "no cache file"
-        if path.exists():
-            try:
-                index = HashIndex.load(path)
-            except Exception as exc:  # noqa: BLE001 (a cache: any damage means "rebuild")
-                why = f"unreadable cache ({type(exc).__name__})"
-            else:
-                if index.bits != bits:
-                    why = "cache for other codes"
-                elif f"index.{algorithm}.count" not in meta:
-                    why = "cache not recorded in the store"
-                elif (str(len(index)) != meta[f"index.{algorithm}.count"]
-                      or str(index.checksum()) != meta[f"index.{algorithm}.checksum"]):
-                    why = "cache does not match the store's record"
-                else:
-                    return _IndexState(index, "cache")
-            log.info("%s: rebuilding the %s index from the store: %s", self.path, algorithm, why)
-        return _IndexState(HashIndex(bits), f"rebuilt ({why})")
 
     def flush(self) -> None:
         """Write the index caches that changed since loaded (atomically, 0600) and record their
@@ -1015,24 +854,13 @@ class Store:
         old cache in place (it is only a cache)."""
         with self._lock:
             con = self._connection()
-            for algorithm, state in list(self._indexes.items()):
-                if not state.unsaved:
-                    continue
+            for algorithm in self._cache.unsaved():
                 dv = self._data_version(con)
-                # Under the write lock, so the file and its record in meta change together for
-                # every other process (a kill between the two only costs a rebuild).
+                # Under the write lock, so the file and its checkpoint change together for every
+                # other process (a kill between the two only costs a rebuild).
                 with self._write("saving the index cache") as con:
-                    self._sync(con, algorithm, dv)
-                    state.merge()
-                    state.main.save(self._cache_path(algorithm))
-                    con.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [
-                        (f"index.{algorithm}.count", str(len(state.main))),
-                        (f"index.{algorithm}.checksum", str(state.main.checksum())),
-                    ])
-                # Our own meta commit changed nothing the index holds.
-                state.synced = (dv, self._commits)
-                state.unsaved = False
-                state.origin = "cache"
+                    self._cache.save(con, algorithm, (dv, self._commits))
+                self._cache.saved(algorithm, (dv, self._commits))
 
     def close(self) -> None:
         """Save the changed index caches (best effort) and close the database. Idempotent."""
@@ -1050,7 +878,7 @@ class Store:
                 log.info("%s: index cache not saved (%s)", self.path, type(exc).__name__)
             finally:
                 self._abandon()
-                self._indexes.clear()
+                self._cache.clear()
 
     def __enter__(self) -> Store:
         return self
