@@ -8,7 +8,7 @@ Data: N uniformly random codes (256 bits, threshold 31 as for PDQ; 64 bits, thre
 pHash) and 1000 random queries, each with planted neighbours at distances 0, t/2, t, a random
 distance <= t, and t + 1 (which must not be found). Engines, built and queried in this run:
 
-- ``photomatch``: HashIndex(kind="auto"); 1000 queries in one call.
+- ``photomatch``: HashIndex(method="auto"); 1000 queries in one call.
 - ``faiss-flat``: IndexBinaryFlat, range_search(radius t + 1) (FAISS keeps distance < radius).
 - ``faiss-multihash-idmap2``: IndexBinaryMultiHash (16 tables x 16 bits for 256-bit codes,
   4 x 16 for 64-bit) with nflip = t // nhash, wrapped in IndexBinaryIDMap2 as threatexchange does.
@@ -251,7 +251,7 @@ def _build_into(name: str, d: Data) -> float:
     res["rss_growth"] = rss
     if name == "photomatch":
         res["memory"] = d.engines[name].memory_bytes()
-        res["kind"] = d.engines[name].kind
+        res["method"] = d.engines[name].method
     return seconds
 
 
@@ -274,7 +274,7 @@ def test_build(benchmark, data, name):
     )
     if "memory" in res:
         benchmark.extra_info["memory_over_raw"] = round(res["memory"] / data.raw_bytes, 2)
-        benchmark.extra_info["kind"] = res["kind"]
+        benchmark.extra_info["method"] = res["method"]
 
 
 @pytest.mark.parametrize("name", list(ENGINES))
@@ -314,7 +314,7 @@ def report_ratios(bench_summary):
             if "build_s" in v:
                 parts.append(f"build {v['build_s']:6.2f} s  RSS +{v['rss_growth'] / raw:4.2f}x raw")
             if "memory" in v:
-                parts.append(f"holds {v['memory'] / raw:4.2f}x raw ({v['kind']})")
+                parts.append(f"holds {v['memory'] / raw:4.2f}x raw ({v['method']})")
             out.append(f"    {name:24s} " + "  ".join(parts))
         pm = r.get("photomatch", {})
         for peer in ("faiss-flat", "faiss-multihash-idmap2", "faiss-multihash-bare", "threatexchange-pdq"):
@@ -454,22 +454,22 @@ def test_auto_crossover(benchmark, bits, t, n):
     d = Data(bits, t, n)
     qps = {}
     found = {}
-    for kind in ("flat", "mih"):
-        index = HashIndex(bits, kind=kind)
+    for method in ("flat", "mih"):
+        index = HashIndex(bits, method=method)
         index.add(d.codes, d.ids)
         index.build(t)
-        found[kind] = _as_sets(*index.range_search(d.queries, t))
+        found[method] = _as_sets(*index.range_search(d.queries, t))
         start = time.perf_counter()
         for _ in range(3):
             index.range_search(d.queries, t)
-        qps[kind] = 3 * N_QUERIES / (time.perf_counter() - start)
+        qps[method] = 3 * N_QUERIES / (time.perf_counter() - start)
     assert found["flat"] == found["mih"]
     auto = HashIndex(bits)
     auto.add(d.codes, d.ids)
     benchmark.group = f"auto crossover {bits}-bit t={t}"
     benchmark.pedantic(auto.range_search, args=(d.queries, t), rounds=3, iterations=1)
-    _crossover[(bits, n)] = {"flat": qps["flat"], "mih": qps["mih"], "auto": auto.kind}
-    benchmark.extra_info.update(codes=n, flat_qps=round(qps["flat"]), mih_qps=round(qps["mih"]), auto=auto.kind)
+    _crossover[(bits, n)] = {"flat": qps["flat"], "mih": qps["mih"], "auto": auto.method}
+    benchmark.extra_info.update(codes=n, flat_qps=round(qps["flat"]), mih_qps=round(qps["mih"]), auto=auto.method)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -34,7 +34,7 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store(path) as store:
         for i in range(0, N, 10_000):
             store.add_items([{"hashes": [("pdq", c, 90)], "label": "bench"} for c in codes[i:i + 10_000]])
-        store.search("pdq", codes[:1], 31)  # builds the index; close() writes the cache
+        store.range_search("pdq", codes[:1], 31)  # builds the index; close() writes the cache
     return path
 
 
@@ -78,7 +78,7 @@ def test_add_batch(benchmark, tmp_path: Path) -> None:
 
 def _open_and_search(path: Path) -> None:
     with Store(path) as store:
-        store.search("pdq", bytes(32), 31)
+        store.range_search("pdq", bytes(32), 31)
 
 
 @pytest.mark.benchmark(group="store open + first search, N=1e5")
@@ -108,8 +108,8 @@ def test_open_rebuild(benchmark, big_store: Path, tmp_path: Path) -> None:
 def test_search_unchanged(benchmark, big_store: Path) -> None:
     q = _codes(20, 4)
     with Store(big_store) as store:
-        store.search("pdq", q, 31)
-        benchmark.pedantic(store.search, args=("pdq", q, 31), rounds=10, iterations=1)
+        store.range_search("pdq", q, 31)
+        benchmark.pedantic(store.range_search, args=("pdq", q, 31), rounds=10, iterations=1)
     _means["search_unchanged"] = benchmark.stats.stats.mean
 
 
@@ -118,9 +118,9 @@ def test_search_refreshed(benchmark, big_store: Path) -> None:
     q = _codes(20, 4)
     extra = iter(_codes(100, 5))
     with Store(big_store) as store, Store(big_store) as other:
-        store.search("pdq", q, 31)
+        store.range_search("pdq", q, 31)
         # another connection commits before every round: the search sees it and refreshes
-        benchmark.pedantic(store.search, args=("pdq", q, 31), rounds=10, iterations=1,
+        benchmark.pedantic(store.range_search, args=("pdq", q, 31), rounds=10, iterations=1,
                            setup=lambda: other.add_item([("pdq", next(extra))]) and None)
         other.remove([i.id for i in other.items() if i.label is None])
     _means["search_refreshed"] = benchmark.stats.stats.mean

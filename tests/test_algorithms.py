@@ -94,7 +94,7 @@ def test_one_error_and_one_message_for_an_unknown_algorithm(tmp_path):
         assert isinstance(info.value, (ValueError, HashFormatError, PhotomatchError))
     with Matcher(tmp_path / "m.db") as m, pytest.raises(UnknownAlgorithmError,
                                                          match=r"'md5'; expected one of pdq, phash, both$"):
-        m.add([np.zeros((8, 8, 3), np.uint8)], algo="md5")
+        m.add([np.zeros((8, 8, 3), np.uint8)], algorithm="md5")
     assert photomatch.UnknownAlgorithmError is UnknownAlgorithmError
 
 

@@ -152,7 +152,7 @@ def test_hash_file_names_the_file_in_errors(tmp_path):
         photomatch.hash_file(bad)
     assert isinstance(info.value, ValueError)
     with pytest.raises(ValueError, match="unknown hash algorithm"):
-        photomatch.hash_file(bad, algo="md5")
+        photomatch.hash_file(bad, algorithm="md5")
 
 
 # --- batch -----------------------------------------------------------------------------------

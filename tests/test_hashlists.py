@@ -131,7 +131,7 @@ def test_round_trip(tmp_path: Path, fmt: str) -> None:
         records.append(HashRecord(algorithm, rng.integers(0, 256, n, dtype=np.uint8).tobytes().hex(),
                                   quality=int(rng.integers(0, 101)) if algorithm == "pdq" else None,
                                   id=str(i), label=label, source=f"src/{label}.jpg" if i % 3 else None,
-                                  kind=("whole", "crop")[i % 2], region=(1.0, 2.5, 30.0, 40.0) if i % 2 else None))
+                                  region_kind=("whole", "crop")[i % 2], region=(1.0, 2.5, 30.0, 40.0) if i % 2 else None))
     path = tmp_path / f"list.{fmt}"
     assert write_hash_list(records, path, format=fmt) == len(records)
     assert read_hash_list(path) == records
@@ -234,7 +234,7 @@ def test_export_import_round_trip(tmp_path: Path) -> None:
             if i % 5 == 0:
                 hashes.append(("pdq", rng.integers(0, 256, 32, dtype=np.uint8), 70, (0, 0, 50, 60), "crop"))
             a.add_item(hashes, label=ODD_LABELS[i % len(ODD_LABELS)], source=f"r/{i}.jpg")
-        original = [(it.label, it.source, [(h.algorithm, h.bits, h.quality, h.region, h.kind) for h in it.hashes])
+        original = [(it.label, it.source, [(h.algorithm, h.bits, h.quality, h.region, h.region_kind) for h in it.hashes])
                     for it in a.items()]
     for fmt in ("csv", "tsv", "jsonl"):
         out = tmp_path / f"export.{fmt}"
@@ -243,7 +243,7 @@ def test_export_import_round_trip(tmp_path: Path) -> None:
         with Store(tmp_path / f"b-{fmt}.db") as b:
             n, skipped = import_hash_list(b, out)
             assert (n, skipped) == (sum(len(h) for _, _, h in original), [])
-            copied = [(it.label, it.source, [(h.algorithm, h.bits, h.quality, h.region, h.kind) for h in it.hashes])
+            copied = [(it.label, it.source, [(h.algorithm, h.bits, h.quality, h.region, h.region_kind) for h in it.hashes])
                       for it in b.items()]
             assert copied == original  # rows sharing an id became one item again
 
@@ -277,7 +277,7 @@ _record = st.builds(
     hex=st.just(""),
     quality=st.one_of(st.none(), st.integers(0, 100)),
     id=_text, label=_text, source=_text,
-    kind=st.sampled_from(["whole", "crop", "window"]),
+    region_kind=st.sampled_from(["whole", "crop", "window"]),
     region=st.one_of(st.none(), st.tuples(st.integers(-5, 5000), st.integers(-5, 5000), st.integers(1, 5000),
                                           st.integers(1, 5000)).map(lambda t: tuple(float(v) for v in t))),
 )

@@ -12,7 +12,7 @@ from photomatch import PhotomatchError
 from photomatch.index import HashIndex, IndexFileError, codes_checksum
 
 POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
-KINDS = ["flat", "mih", "auto"]
+METHODS = ["flat", "mih", "auto"]
 CASES = [(64, 10), (256, 31)]  # (bits, threshold) as used for pHash and PDQ
 
 
@@ -85,11 +85,11 @@ def flat_scan(request, monkeypatch) -> str:
     return request.param
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("bits", "t"), CASES)
-def test_range_search_planted_every_distance(kind, bits, t, flat_scan):
+def test_range_search_planted_every_distance(method, bits, t, flat_scan):
     xb, ids, xq = planted(bits, t, n_random=3000, n_queries=12, seed=bits + t)
-    index = HashIndex(bits, kind=kind)
+    index = HashIndex(bits, method=method)
     index.add(xb, ids)
     for threshold in (0, 1, t - 1, t, t + 2):
         lims, dist, found = index.range_search(xq, threshold)
@@ -102,14 +102,14 @@ def test_range_search_planted_every_distance(kind, bits, t, flat_scan):
     assert (counts[: t + 3] >= xq.shape[0]).all()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("bits", "t"), CASES)
-def test_range_search_extreme_thresholds(kind, bits, t):
+def test_range_search_extreme_thresholds(method, bits, t):
     rng = np.random.default_rng(7)
     xb = rng.integers(0, 256, (500, bits // 8), dtype=np.uint8)
     xb[1] = ~xb[0]  # at distance == bits from code 0
     ids = np.arange(500, dtype=np.int64) * 3
-    index = HashIndex(bits, kind=kind)
+    index = HashIndex(bits, method=method)
     index.add(xb, ids)
     for threshold in (0, bits // 2, bits - 1, bits):
         got = as_pairs(*index.range_search(xb[:5], threshold))
@@ -118,11 +118,11 @@ def test_range_search_extreme_thresholds(kind, bits, t):
     assert np.diff(lims).tolist() == [500, 500, 500]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("bits", "t"), CASES)
-def test_search_knn_matches_brute_force_with_ties(kind, bits, t):
+def test_search_knn_matches_brute_force_with_ties(method, bits, t):
     xb, ids, xq = planted(bits, t, n_random=2000, n_queries=8, seed=3)
-    index = HashIndex(bits, kind=kind)
+    index = HashIndex(bits, method=method)
     index.add(xb, ids)
     for k in (1, 2, 5, 17):
         d, i = index.search(xq, k)
@@ -131,12 +131,12 @@ def test_search_knn_matches_brute_force_with_ties(kind, bits, t):
         assert got == brute_knn(xb, ids, xq, k)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_duplicate_codes_all_returned(kind):
+@pytest.mark.parametrize("method", METHODS)
+def test_duplicate_codes_all_returned(method):
     rng = np.random.default_rng(1)
     code = rng.integers(0, 256, 32, dtype=np.uint8)
     xb = np.concatenate([np.repeat(code[None], 50, 0), rng.integers(0, 256, (200, 32), dtype=np.uint8)])
-    index = HashIndex(256, kind=kind)
+    index = HashIndex(256, method=method)
     ids = index.add(xb)
     lims, dist, found = index.range_search(code, 0)
     assert lims.tolist() == [0, 50]
@@ -147,10 +147,10 @@ def test_duplicate_codes_all_returned(kind):
 # small and edge cases
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("bits", [64, 256])
-def test_empty_index(kind, bits):
-    index = HashIndex(bits, kind=kind)
+def test_empty_index(method, bits):
+    index = HashIndex(bits, method=method)
     q = np.zeros((3, bits // 8), np.uint8)
     lims, dist, ids = index.range_search(q, 5)
     assert lims.tolist() == [0, 0, 0, 0] and dist.size == 0 and ids.size == 0
@@ -160,13 +160,13 @@ def test_empty_index(kind, bits):
     assert index.checksum() == codes_checksum(np.empty((0, bits // 8), np.uint8), [])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("bits", [64, 256])
-def test_one_entry_index(kind, bits):
+def test_one_entry_index(method, bits):
     # A peer's index returns nothing when it holds one entry: ours must find it.
     rng = np.random.default_rng(2)
     code = rng.integers(0, 256, bits // 8, dtype=np.uint8)
-    index = HashIndex(bits, kind=kind)
+    index = HashIndex(bits, method=method)
     assert index.add(code, ids=[42]).tolist() == [42]
     near = flip_bits(rng, code, 3)
     lims, dist, ids = index.range_search(np.stack([code, near]), 3)
@@ -176,10 +176,10 @@ def test_one_entry_index(kind, bits):
     assert d.tolist() == [[3, -1, -1]] and i.tolist() == [[42, -1, -1]]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_remove_then_search(kind):
+@pytest.mark.parametrize("method", METHODS)
+def test_remove_then_search(method):
     xb, ids, xq = planted(256, 31, n_random=2000, n_queries=6, seed=11)
-    index = HashIndex(256, kind=kind)
+    index = HashIndex(256, method=method)
     index.add(xb, ids)
     index.range_search(xq, 31)  # build whatever the structure caches, then mutate it
     rng = np.random.default_rng(5)
@@ -238,8 +238,8 @@ def test_bad_codes_rejected(codes, match):
 def test_bad_arguments_rejected():
     with pytest.raises(ValueError, match="multiple of 8"):
         HashIndex(60)
-    with pytest.raises(ValueError, match="kind"):
-        HashIndex(256, kind="ivf")
+    with pytest.raises(ValueError, match="method"):
+        HashIndex(256, method="ivf")
     index = HashIndex(64)
     q = np.zeros(8, np.uint8)
     with pytest.raises(ValueError, match="threshold"):
@@ -482,9 +482,9 @@ def index_impl(impl, monkeypatch):
 def test_mih_index_each_impl_with_tail_and_tombstones(index_impl, bits, t):
     xb, ids, xq = planted(bits, t, n_random=4000, n_queries=6, seed=21)
     half = xb.shape[0] // 2
-    index = HashIndex(bits, kind="mih", threads=2)
+    index = HashIndex(bits, method="mih", threads=2)
     index.add(xb[:half], ids[:half])
-    assert index.build(t) == "mih" and index.kind == "mih"
+    assert index.build(t) == "mih" and index.method == "mih"
     index.add(xb[half:], ids[half:])  # a tail the tables do not cover yet
     assert as_pairs(*index.range_search(xq, t)) == brute_range(xb, ids, xq, t)
     gone = ids[::7]  # few enough to stay tombstones (no compaction)
@@ -500,14 +500,14 @@ def test_plan_auto_flat_small_mih_large():
     rng = np.random.default_rng(0)
     small = HashIndex(256)
     small.add(rng.integers(0, 256, (100, 32), dtype=np.uint8))
-    assert small.kind == "flat"
-    assert HashIndex(256, kind="mih").kind == "flat"  # nothing to index yet
-    forced = HashIndex(256, kind="mih")
+    assert small.method == "flat"
+    assert HashIndex(256, method="mih").method == "flat"  # nothing to index yet
+    forced = HashIndex(256, method="mih")
     forced.add(rng.integers(0, 256, (100, 32), dtype=np.uint8))
-    assert forced.kind == "mih"
-    flat = HashIndex(256, kind="flat")
+    assert forced.method == "mih"
+    flat = HashIndex(256, method="flat")
     flat.add(rng.integers(0, 256, (100, 32), dtype=np.uint8))
-    assert flat.kind == "flat" and flat.build(31) == "flat"
+    assert flat.method == "flat" and flat.build(31) == "flat"
 
 
 @pytest.mark.skipif(
@@ -519,7 +519,7 @@ def test_plan_auto_picks_mih_at_scale_within_memory():
     rng = np.random.default_rng(0)
     big = HashIndex(256)
     big.add(rng.integers(0, 256, (200_000, 32), dtype=np.uint8))
-    assert big.kind == "mih"
+    assert big.method == "mih"
     assert big.build(31) == "mih"
     raw = 200_000 * (32 + 8)
     assert big.memory_bytes() <= 3 * raw
@@ -532,7 +532,7 @@ def test_plan_auto_picks_mih_at_scale_within_memory():
 
 def test_threshold_change_keeps_results_exact():
     xb, ids, xq = planted(256, 31, n_random=3000, n_queries=5, seed=8)
-    index = HashIndex(256, kind="mih")
+    index = HashIndex(256, method="mih")
     index.add(xb, ids)
     for t in (31, 0, 5, 64, 31, 200):
         assert as_pairs(*index.range_search(xq, t)) == brute_range(xb, ids, xq, t)
@@ -552,9 +552,9 @@ from hypothesis import strategies as st  # noqa: E402
     n=st.integers(0, 60),
     seed=st.integers(0, 2**32 - 1),
     t=st.integers(0, 40),
-    kind=st.sampled_from(KINDS),
+    method=st.sampled_from(METHODS),
 )
-def test_hypothesis_range_search_matches_brute_force(bits, n, seed, t, kind):
+def test_hypothesis_range_search_matches_brute_force(bits, n, seed, t, method):
     rng = np.random.default_rng(seed)
     nbytes = bits // 8
     base = rng.integers(0, 256, (max(n, 1), nbytes), dtype=np.uint8)
@@ -563,7 +563,7 @@ def test_hypothesis_range_search_matches_brute_force(bits, n, seed, t, kind):
     xb = np.array(rows, dtype=np.uint8).reshape(n, nbytes)
     ids = rng.choice(1000, size=n, replace=False).astype(np.int64)
     xq = base[:3]
-    index = HashIndex(bits, kind=kind)
+    index = HashIndex(bits, method=method)
     index.add(xb, ids)
     assert as_pairs(*index.range_search(xq, t)) == brute_range(xb, ids, xq, t)
 

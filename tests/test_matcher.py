@@ -116,18 +116,18 @@ def test_remove_and_reopen(store_path):
 
 def test_phash_and_both_algorithms(store_path):
     with Matcher(store_path) as m:
-        [both] = m.add([photo(4)], algo="both")
+        [both] = m.add([photo(4)], algorithm="both")
         info = m.info()
         assert info["hashes"]["pdq"] == 1 and info["hashes"]["phash"] == 1
         found = m.match(jpeg(photo(4), 60))
         assert [x.id for x in found] == [both]
     with Matcher(store_path.with_name("p.db")) as m:
-        [only] = m.add([photo(5)], algo="phash")
+        [only] = m.add([photo(5)], algorithm="phash")
         [x] = m.match(jpeg(photo(5), 60))
-        assert (x.id, x.algo) == (only, "phash")
+        assert (x.id, x.algorithm) == (only, "phash")
         assert x.distance <= PHASH.default_threshold
         with pytest.raises(ValueError, match="algorithm"):
-            m.add([photo(5)], algo="md5")
+            m.add([photo(5)], algorithm="md5")
 
 
 def test_match_many_streams_with_errors(store_path):

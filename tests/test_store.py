@@ -43,12 +43,12 @@ def stored_rows(store: Store) -> dict[int, tuple[int, str, bytes]]:
 
 
 def check_against_oracle(store: Store, queries: dict[str, list[bytes]], thresholds: dict[str, int]) -> int:
-    """Compare ``store.search`` with the brute-force oracle for every query; return #hits checked."""
+    """Compare ``store.range_search`` with the brute-force oracle for every query; return #hits checked."""
     stored = stored_rows(store)
     checked = 0
     for algorithm, qs in queries.items():
         t = thresholds[algorithm]
-        results = store.search(algorithm, np.frombuffer(b"".join(qs), np.uint8).reshape(len(qs), -1), t)
+        results = store.range_search(algorithm, np.frombuffer(b"".join(qs), np.uint8).reshape(len(qs), -1), t)
         assert len(results) == len(qs)
         for q, hits in zip(qs, results):
             expected = brute_force(stored, algorithm, q, t)
@@ -105,9 +105,9 @@ def test_add_get_items_persist(tmp_path: Path) -> None:
         item = store.get_item(a)
         assert (item.label, item.source, item.sha256, item.size, item.note) == ("a", "a.jpg", sha, 123, "n")
         [h] = item.hashes
-        assert (h.algorithm, h.bits, h.quality, h.region, h.kind) == ("pdq", bytes.fromhex("0f" * 32), 77, None, "whole")
+        assert (h.algorithm, h.bits, h.quality, h.region, h.region_kind) == ("pdq", bytes.fromhex("0f" * 32), 77, None, "whole")
         hb = store.get_item(b).hashes
-        assert [(h.algorithm, h.kind, h.region) for h in hb] == [("phash", "whole", None),
+        assert [(h.algorithm, h.region_kind, h.region) for h in hb] == [("phash", "whole", None),
                                                                   ("pdq", "window", (0.0, 0.0, 5.0, 6.0))]
         assert [it.id for it in store.items(batch=1)] == [a, b]
         assert store.get_item(999) is None
@@ -138,19 +138,19 @@ def test_remove_and_keypoints(tmp_path: Path) -> None:
     codes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(5)]
     with Store(tmp_path / "s.db") as store:
         ids = [store.add_item([("pdq", c), ("phash", c[:8])]) for c in codes]
-        store.set_keypoints(ids[0], b"\x00\x01descriptors", kind="orb")
+        store.set_keypoints(ids[0], b"\x00\x01descriptors", descriptor="orb")
         assert store.get_keypoints(ids[0]) == b"\x00\x01descriptors"
-        assert [len(h) for h in store.search("pdq", codes, 0)] == [1] * 5  # index loaded before removal
+        assert [len(h) for h in store.range_search("pdq", codes, 0)] == [1] * 5  # index loaded before removal
         assert store.remove([ids[0], ids[2], 10_000]) == 2
         assert store.remove(ids[0]) == 0
         assert store.get_keypoints(ids[0]) is None  # cascaded
-        found = store.search("pdq", codes, 0)
+        found = store.range_search("pdq", codes, 0)
         assert [[h.item_id for h in hits] for hits in found] == [[], [ids[1]], [], [ids[3]], [ids[4]]]
         assert store.info()["hashes"] == {"pdq": 3, "phash": 3}
         with pytest.raises(KeyError):
             store.set_keypoints(ids[0], b"x")
     with Store(tmp_path / "s.db") as store:  # from the saved cache, after removal
-        found = store.search("phash", [c[:8] for c in codes], 0)
+        found = store.range_search("phash", [c[:8] for c in codes], 0)
         assert [[h.item_id for h in hits] for hits in found] == [[], [ids[1]], [], [ids[3]], [ids[4]]]
 
 
@@ -172,24 +172,24 @@ def test_search_matches_brute_force(populated, flat_scan) -> None:
         # every hit, not only the best per item
         stored = stored_rows(store)
         q = queries["pdq"][0]
-        hits = store.search("pdq", q, 31, per_item=False)[0]
+        hits = store.range_search("pdq", q, 31, per_item=False)[0]
         expected = sorted((int(POPCOUNT[np.bitwise_xor(np.frombuffer(q, np.uint8), np.frombuffer(b, np.uint8))].sum()),
                            hid) for hid, (_, a, b) in stored.items() if a == "pdq")
         assert [(h.distance, h.hash_id) for h in hits] == [e for e in expected if e[0] <= 31]
-        crop = [h for h in hits if h.kind == "crop"]
+        crop = [h for h in hits if h.region_kind == "crop"]
         assert crop and all(h.region == (1.0, 2.0, 30.0, 40.0) and h.quality == 60 for h in crop)
 
 
 def test_search_edge_cases(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
-        assert store.search("pdq", bytes(32), 31) == [[]]  # empty store
-        assert store.search("pdq", np.empty((0, 32), np.uint8), 31) == []
+        assert store.range_search("pdq", bytes(32), 31) == [[]]  # empty store
+        assert store.range_search("pdq", np.empty((0, 32), np.uint8), 31) == []
         store.add_item([("pdq", bytes(32))])  # one entry
-        assert [h.distance for h in store.search("pdq", b"\x01" + bytes(31), 1)[0]] == [1]
-        assert store.search("pdq", b"\x03" + bytes(31), 1) == [[]]
+        assert [h.distance for h in store.range_search("pdq", b"\x01" + bytes(31), 1)[0]] == [1]
+        assert store.range_search("pdq", b"\x03" + bytes(31), 1) == [[]]
         for bad in (("md5", bytes(32), 3), ("pdq", bytes(8), 3), ("pdq", bytes(32), 257), ("pdq", bytes(32), -1)):
             with pytest.raises((ValueError, TypeError)):
-                store.search(*bad)
+                store.range_search(*bad)
 
 
 def test_index_cache_written_and_reused(populated) -> None:
@@ -208,7 +208,7 @@ def test_index_cache_written_and_reused(populated) -> None:
 def test_index_cache_rebuilt(populated, tmp_path: Path, damage: str) -> None:
     path, queries, thresholds = populated
     with Store(path) as store:
-        store.search("pdq", queries["pdq"][0], 31)
+        store.range_search("pdq", queries["pdq"][0], 31)
     cache = Path(f"{path}.pdq.index")
     if damage == "missing":
         cache.unlink()
@@ -222,7 +222,7 @@ def test_index_cache_rebuilt(populated, tmp_path: Path, damage: str) -> None:
         old = cache.read_bytes()
         with Store(path) as store:
             store.add_item([("pdq", queries["pdq"][1])], label="later")
-            store.search("pdq", queries["pdq"][0], 31)
+            store.range_search("pdq", queries["pdq"][0], 31)
         cache.write_bytes(old)
     elif damage == "foreign":  # a valid index of another store with the same count
         other = tmp_path / "other.db"
@@ -231,7 +231,7 @@ def test_index_cache_rebuilt(populated, tmp_path: Path, damage: str) -> None:
         rng = np.random.default_rng(9)
         with Store(other) as o:
             o.add_items([{"hashes": [("pdq", rng.integers(0, 256, 32, dtype=np.uint8))]} for _ in range(n)])
-            o.search("pdq", bytes(32), 0)
+            o.range_search("pdq", bytes(32), 0)
         cache.write_bytes(Path(f"{other}.pdq.index").read_bytes())
     with Store(path) as store:
         check_against_oracle(store, queries, thresholds)
@@ -249,11 +249,11 @@ def test_other_instances_changes_are_seen(populated, flat_scan) -> None:
         new = [writer.add_item([("pdq", flip(queries["pdq"][0], d, rng))]) for d in (0, 7, 31)]
         new.append(writer.add_item([("phash", flip(queries["phash"][0], 10, rng))]))
         check_against_oracle(searcher, queries, thresholds)
-        assert set(new) <= {h.item_id for h in searcher.search("pdq", queries["pdq"][0], 31)[0]} | {new[3]}
-        victims = [h.item_id for h in searcher.search("pdq", queries["pdq"][0], 3)[0]]
+        assert set(new) <= {h.item_id for h in searcher.range_search("pdq", queries["pdq"][0], 31)[0]} | {new[3]}
+        victims = [h.item_id for h in searcher.range_search("pdq", queries["pdq"][0], 3)[0]]
         assert writer.remove(victims) == len(victims) > 0
         check_against_oracle(searcher, queries, thresholds)
-        assert not {h.item_id for h in searcher.search("pdq", queries["pdq"][0], 3)[0]} & set(victims)
+        assert not {h.item_id for h in searcher.range_search("pdq", queries["pdq"][0], 3)[0]} & set(victims)
     # The writer never loaded an index: the searcher's cache, saved at close, is behind or
     # exactly right; either way a new opener agrees with the oracle.
     with Store(path) as store, Store(path) as writer:
@@ -271,14 +271,14 @@ def test_cache_saved_before_a_removal_elsewhere(populated) -> None:
     still used, and the removal applied to it (the checkpoint's removal counter is behind)."""
     path, queries, thresholds = populated
     with Store(path) as store:
-        victims = [h.item_id for h in store.search("pdq", queries["pdq"][0], 5)[0]]
+        victims = [h.item_id for h in store.range_search("pdq", queries["pdq"][0], 5)[0]]
     with Store(path) as writer:
         assert writer.remove(victims) == len(victims) > 0
         assert writer.info()["index"]["pdq"]["loaded"] is False
     with Store(path) as store:
         check_against_oracle(store, queries, thresholds)
         assert store.info()["index"]["pdq"]["origin"] == "cache"
-        assert not {h.item_id for h in store.search("pdq", queries["pdq"][0], 5)[0]} & set(victims)
+        assert not {h.item_id for h in store.range_search("pdq", queries["pdq"][0], 5)[0]} & set(victims)
 
 
 def test_schema_1_store_upgraded(populated) -> None:
@@ -336,7 +336,7 @@ def test_corrupt_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"s\.db"):
         with Store(path) as store:
             list(store.items())
-            store.search("phash", bytes(8), 3)
+            store.range_search("phash", bytes(8), 3)
 
 
 def test_wrong_schema_version(tmp_path: Path) -> None:
@@ -361,7 +361,7 @@ def test_locked_store_waits_then_raises(tmp_path: Path) -> None:
                 store.add_item([("phash", b"\x01" * 8)])
             assert isinstance(info.value, StoreError) and isinstance(info.value, TimeoutError)
             # WAL: readers are not blocked by a writer
-            assert [h.distance for h in store.search("phash", bytes(8), 0)[0]] == [0]
+            assert [h.distance for h in store.range_search("phash", bytes(8), 0)[0]] == [0]
             assert store.count() == 1
         finally:
             other.execute("ROLLBACK")
@@ -388,8 +388,8 @@ def test_files_owner_only_under_umask_0(tmp_path: Path) -> None:
     try:
         with Store(path) as store:
             store.add_item([("pdq", bytes(32)), ("phash", bytes(8))])
-            store.search("pdq", bytes(32), 0)
-            store.search("phash", bytes(8), 0)
+            store.range_search("pdq", bytes(32), 0)
+            store.range_search("phash", bytes(8), 0)
             with Store(path) as second:  # a second connection keeps the -wal/-shm files alive
                 second.count()
                 store.flush()
@@ -420,7 +420,7 @@ def test_shared_between_threads(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         with ThreadPoolExecutor(4) as pool:
             ids = list(pool.map(lambda c: store.add_item([("pdq", c)]), codes))
-            found = list(pool.map(lambda c: store.search("pdq", c, 0)[0], codes))
+            found = list(pool.map(lambda c: store.range_search("pdq", c, 0)[0], codes))
         assert [[h.item_id for h in hits] for hits in found] == [[i] for i in ids]
 
 
@@ -453,7 +453,7 @@ def test_close_does_not_wait_long_for_the_cache(tmp_path: Path) -> None:
     with Store(path) as store:
         store.add_item([("phash", bytes(8))])
     store = Store(path, timeout=30)
-    assert [h.distance for h in store.search("phash", bytes(8), 0)[0]] == [0]  # index built, unsaved
+    assert [h.distance for h in store.range_search("phash", bytes(8), 0)[0]] == [0]  # index built, unsaved
     Path(f"{path}.phash.index").unlink(missing_ok=True)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -464,5 +464,5 @@ def test_close_does_not_wait_long_for_the_cache(tmp_path: Path) -> None:
         other.close()
     assert not Path(f"{path}.phash.index").exists()
     with Store(path) as store:  # the next opener rebuilds it
-        assert store.search("phash", bytes(8), 0)[0][0].distance == 0
+        assert store.range_search("phash", bytes(8), 0)[0][0].distance == 0
         assert store.info()["index"]["phash"]["origin"].startswith("rebuilt")

@@ -101,7 +101,7 @@ if mode == "add":
             if timed(store.remove, [ids[0]]) is not None:
                 os.write(fd, f"R {ids[0]}\n".encode())
         if r > 0.93:
-            timed(store.search, "pdq", codes(worker, step - 1)[0], 31)  # keeps the index loaded and in sync
+            timed(store.range_search, "pdq", codes(worker, step - 1)[0], 31)  # keeps the index loaded and in sync
         elif r > 0.90:
             timed(store.flush)  # writes the index cache: kills land here too
 elif mode == "hog":
@@ -126,7 +126,7 @@ else:
         pick = [done[j] for j in rng.integers(0, len(done), 20)]
         for algo, k in (("pdq", 0), ("phash", 1)):
             q = np.frombuffer(b"".join(codes(w, s)[k] for _, w, s in pick), np.uint8).reshape(len(pick), -1)
-            res = timed(store.search, algo, q, 0)
+            res = timed(store.range_search, algo, q, 0)
             if res is not None:
                 for (item, _, _), hits in zip(pick, res):
                     ok = item in [h.item_id for h in hits]
@@ -207,10 +207,10 @@ def verify(path: Path, log: tuple[list[tuple[int, int, int]], set[int], set[int]
         for alg, k, bits in (("pdq", 0, 256), ("phash", 1, 64)):
             if logged:
                 q = np.frombuffer(b"".join(codes(w, s)[k] for _, w, s in logged), np.uint8).reshape(len(logged), -1)
-                for (item_id, _, _), hits in zip(logged, store.search(alg, q, 0)):
+                for (item_id, _, _), hits in zip(logged, store.range_search(alg, q, 0)):
                     assert item_id in [h.item_id for h in hits]
             # at the maximum threshold every stored code matches: the index holds exactly the db's hashes
-            everything = store.search(alg, bytes(bits // 8), bits, per_item=False)[0]
+            everything = store.range_search(alg, bytes(bits // 8), bits, per_item=False)[0]
             assert sorted(h.hash_id for h in everything) == sorted(db_hash_ids[alg])
         return len(items), unlogged
 

@@ -112,7 +112,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     added = existing = 0
     with _open_matcher(args.store, create=True) as m:
         paths = iter_image_paths(args.paths, on_error=errors)
-        results = m.add_many(paths, label=args.label, algo=args.algo, features=args.features, workers=args.workers)
+        results = m.add_many(paths, label=args.label, algorithm=args.algo, features=args.features, workers=args.workers)
         for r in progress(results, desc="adding"):
             if not r.ok:
                 errors.exception(r.error)
@@ -161,7 +161,7 @@ def _print_match_table(r: Any) -> None:
         source = x.source if x.source is not None else "-"
         where = "" if x.region is None else "\tregion=" + ",".join(map(str, x.region))
         stage = x.stage + (" verified" if x.verified and x.stage != "verified" else "")
-        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algo}\t{stage}"
+        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algorithm}\t{stage}"
               f"\tlabel={label}\tsource={source}{where}{flag}")
 
 

@@ -11,19 +11,17 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from . import loading
+from .loading import ImageSource
 from .algorithms import PDQ, PHASH, Algorithm, by_hex_length, hex_lengths
 from .algorithms import get as get_algorithm
 from ._codes import hamming
 from .errors import HashFormatError, PhotomatchError
-
-ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
-"""A path, bytes, a binary file object, a PIL image or a uint8 numpy array."""
 
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
 """Order of ``pdq_dihedral``'s results, as in Meta's reference."""
@@ -120,7 +118,7 @@ def _clip(s: str) -> str:
 # --- the verbs -------------------------------------------------------------------------------
 
 
-def pdq(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+def pdq(image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
         max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
     """PDQ hash (256 bits, with quality) of an image.
 
@@ -135,7 +133,7 @@ def pdq(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
     return _hash(PDQ, image, exact=exact, exif_transpose=exif_transpose, max_pixels=max_pixels)
 
 
-def pdq_dihedral(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+def pdq_dihedral(image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
                  max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> tuple[Hash, ...]:
     """The 8 PDQ hashes of the image's rotations and flips, in ``DIHEDRAL_NAMES`` order.
 
@@ -149,7 +147,7 @@ def pdq_dihedral(image: ImageInput, *, exact: bool = False, exif_transpose: bool
     return tuple(Hash(PDQ.name, v, quality) for v in variants)
 
 
-def phash(image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+def phash(image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
           max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
     """64-bit pHash, identical to ``imagehash.phash`` given the same image.
 
@@ -173,23 +171,23 @@ def pdq_of_rgb(rgb: np.ndarray) -> Hash:
     return Hash(PDQ.name, bits, quality)
 
 
-def _hash(algorithm: Algorithm, image: ImageInput, *, exact: bool = False, exif_transpose: bool = True,
+def _hash(algorithm: Algorithm, image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
           max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
     bits, quality = algorithm.hash_pixels(_rgb(image, exact, exif_transpose, max_pixels, algorithm.draft_min_side))
     return Hash(algorithm.name, bits, quality)
 
 
-def hash_image(image: ImageInput, algo: str = "pdq", **options: Any) -> Hash:
+def hash_image(image: ImageSource, algorithm: str = "pdq", **options: Any) -> Hash:
     """Hash with the named algorithm (one of ``photomatch.algorithms.NAMES``); options as for the verbs.
 
     >>> import numpy as np
     >>> hash_image(np.zeros((8, 8, 3), np.uint8), "phash").algorithm
     'phash'
     """
-    return _hash(get_algorithm(algo), image, **options)
+    return _hash(get_algorithm(algorithm), image, **options)
 
 
-def hash_file(path: str | os.PathLike[str], algo: str = "pdq", **options: Any) -> Hash:
+def hash_file(path: str | os.PathLike[str], algorithm: str = "pdq", **options: Any) -> Hash:
     """Hash one image file; raises ``DecodeError`` (a ``ValueError``) naming the file when it can't be read.
 
     >>> import tempfile, os
@@ -199,7 +197,7 @@ def hash_file(path: str | os.PathLike[str], algo: str = "pdq", **options: Any) -
     >>> hash_file(p).quality
     0
     """
-    return hash_image(os.fspath(path), algo, **options)
+    return hash_image(os.fspath(path), algorithm, **options)
 
 
 @dataclass(frozen=True)
@@ -215,7 +213,7 @@ class HashResult:
         return self.error is None
 
 
-def hash_files(paths: Iterable[str | os.PathLike[str]], algo: str = "pdq", *, workers: int | None = None,
+def hash_files(paths: Iterable[str | os.PathLike[str]], algorithm: str = "pdq", *, workers: int | None = None,
                **options: Any) -> Iterator[HashResult]:
     """Hash many files on a thread pool (the decoder and the C core release the GIL).
 
@@ -231,7 +229,7 @@ def hash_files(paths: Iterable[str | os.PathLike[str]], algo: str = "pdq", *, wo
     >>> [r.ok for r in hash_files([os.path.join(d, "a.png"), os.path.join(d, "b.jpg")])]
     [True, False]
     """
-    get_algorithm(algo)
+    get_algorithm(algorithm)
     n = default_workers() if workers is None else int(workers)
     if n < 1:
         msg = f"workers must be at least 1, got {workers}"
@@ -239,7 +237,7 @@ def hash_files(paths: Iterable[str | os.PathLike[str]], algo: str = "pdq", *, wo
 
     def one(p: str) -> HashResult:
         try:
-            return HashResult(p, hash_image(p, algo, **options))
+            return HashResult(p, hash_image(p, algorithm, **options))
         except PhotomatchError as e:
             return HashResult(p, None, e)
         except Exception as e:  # a decoder bug must not stop a batch: report it with the file
@@ -277,7 +275,7 @@ def ordered_map(fn: Any, items: Iterable[Any], *, workers: int) -> Iterator[Any]
 
 # --- loading glue ----------------------------------------------------------------------------
 
-def _open(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> Image.Image:
+def _open(image: ImageSource, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> Image.Image:
     return loading.open_image(
         image,
         exif_transpose=exif_transpose,
@@ -286,7 +284,7 @@ def _open(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int,
     )
 
 
-def _rgb(image: ImageInput, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> np.ndarray:
+def _rgb(image: ImageSource, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> np.ndarray:
     """(H, W, 3) RGB pixels, or on the fast path (H, W) luma when the source is a JPEG file (or grey)."""
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         return np.ascontiguousarray(image)  # already pixels: skip the PIL round trip

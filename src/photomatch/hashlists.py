@@ -6,7 +6,8 @@ Accepted input (the format is taken from ``format=``, else the extension, else t
   hash column: ``hash``, ``hex``, ``signal`` or an algorithm's name, ``pdq`` or ``phash`` (which
   implies the algorithm), and optional columns ``algo`` (also ``algorithm``, ``signal_type``,
   ``hash_type``), ``quality``, ``id``, ``label``, ``source`` (also ``path``, ``file``,
-  ``filename``), ``kind`` and ``x, y, w, h`` (the region of the image a hash covers). Other
+  ``filename``), ``kind`` (how the region was chosen: ``HashRecord.region_kind``) and ``x, y, w, h``
+  (the region of the image a hash covers). Other
   columns are ignored. Column names are case-insensitive. A header line may start with ``#``
   (as in ``photomatch hash --format text``); other ``#`` lines and blank lines are skipped.
 - **Headerless** CSV/TSV as exchanged in the field: one hash per line; ``hash,quality``; the
@@ -93,7 +94,7 @@ class HashRecord:
     id: str | None = None
     label: str | None = None
     source: str | None = None
-    kind: str = "whole"
+    region_kind: str = "whole"
     region: tuple[float, float, float, float] | None = None
     line: int | None = field(default=None, compare=False)
 
@@ -110,7 +111,8 @@ class HashRecord:
 
     def __repr__(self) -> str:
         return (f"HashRecord(algorithm={self.algorithm!r}, hex=<{len(self.hex)} digits>, quality={self.quality!r}, "
-                f"id={self.id!r}, label={self.label!r}, source={self.source!r}, kind={self.kind!r}, line={self.line})")
+                f"id={self.id!r}, label={self.label!r}, source={self.source!r}, region_kind={self.region_kind!r}, "
+                f"line={self.line})")
 
 
 @dataclass(frozen=True)
@@ -210,11 +212,10 @@ def _record(fields: dict[str, Any], default_algo: str | None, line: int) -> Hash
     algo_field = fields.get("algo")
     algo = algo_field if algo_field not in (None, "") else default_algo
     algorithm, hexdigits = _parse_hash(fields.get("hash"), algo)
-    kind = _text(fields.get("kind")) or "whole"
     return HashRecord(
         algorithm=algorithm, hex=hexdigits, quality=_parse_quality(fields.get("quality")),
         id=_text(fields.get("id")), label=_text(fields.get("label")), source=_text(fields.get("source")),
-        kind=kind, region=_parse_region([fields.get(k) for k in "xywh"]), line=line,
+        region_kind=_text(fields.get("kind")) or "whole", region=_parse_region([fields.get(k) for k in "xywh"]), line=line,
     )
 
 
@@ -497,14 +498,14 @@ def _as_record(r: Any) -> HashRecord:
 
 
 def _rows(records: list[HashRecord]) -> tuple[list[str], list[list[Any]]]:
-    extended = any(r.kind != "whole" or r.region is not None for r in records)
+    extended = any(r.region_kind != "whole" or r.region is not None for r in records)
     # algo first: a line never starts with '#' (a comment) or a blank, whatever the ids and labels
     columns = ["algo", "hex", "quality", "id", "label", "source"] + (["kind", "x", "y", "w", "h"] if extended else [])
     rows = []
     for r in records:
         row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, r.source]
         if extended:
-            row += [r.kind, *(r.region if r.region is not None else (None,) * 4)]
+            row += [r.region_kind, *(r.region if r.region is not None else (None,) * 4)]
         rows.append(row)
     return columns, rows
 
@@ -533,7 +534,7 @@ def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str]
     how many. A path is written atomically (temporary file, fsync, rename) and owner-only (0600).
 
     Columns: ``algo, hex, quality, id, label, source``, plus ``kind, x, y, w, h`` when a record
-    has a region or a kind other than ``"whole"``; :func:`read_hash_list` reads them back equal.
+    has a region or a ``region_kind`` other than ``"whole"``; :func:`read_hash_list` reads them back equal.
 
     >>> import io
     >>> out = io.StringIO()
@@ -599,7 +600,7 @@ def import_hash_list(store: Any, path: str | os.PathLike[str] | IO[Any], *, skip
         first = rs[0]
         note = f"imported from {base}, line {first.line}" + (f", id {first.id}" if first.id is not None else "")
         items.append({
-            "hashes": [(r.algorithm, r.bits, r.quality, r.region, r.kind) for r in rs],
+            "hashes": [(r.algorithm, r.bits, r.quality, r.region, r.region_kind) for r in rs],
             "label": first.label if first.label is not None else label,
             "source": first.source,
             "note": note,
@@ -621,5 +622,5 @@ def export_hash_list(store: Any, path_or_file: str | os.PathLike[str] | IO[Any],
         for h in item.hashes:
             if algorithm is None or h.algorithm == algorithm:
                 records.append(HashRecord(h.algorithm, h.bits.hex(), h.quality, str(item.id), item.label,
-                                          item.source, h.kind, h.region))
+                                          item.source, h.region_kind, h.region))
     return write_hash_list(records, path_or_file, format=format)

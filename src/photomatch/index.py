@@ -15,7 +15,7 @@ Two structures answer queries:
   popcount distance. Measured 26x faster than FAISS's flat scan at 1e6 PDQ hashes, t = 31
   (benchmarks/bench_index.py).
 
-``kind="auto"`` plans the substrings (how many, how wide, which radii) with a cost model of
+``method="auto"`` plans the substrings (how many, how wide, which radii) with a cost model of
 the query time under a memory budget (tables at most 2x the raw codes + ids, so the whole index
 stays within 3x), and uses them only when they look clearly faster than the flat scan: for
 256-bit codes at t = 31 from about 1e4 codes (measured: 3x the flat scan there). The tables are built at the first query (or
@@ -53,7 +53,8 @@ from .errors import IndexFileError
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
 
-KINDS = ("auto", "flat", "mih")
+METHODS = ("auto", "flat", "mih")
+"""How a ``HashIndex`` answers queries: ``"auto"`` chooses between the flat scan and MIH."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,9 +364,9 @@ class HashIndex:
     """An exact Hamming index of packed binary codes with int64 ids.
 
     ``bits`` is the code length (256 for PDQ, 64 for pHash; any positive multiple of 8 works).
-    ``kind`` is ``"auto"`` (the FAISS flat scan for small indexes, multi-index hashing when a
+    ``method`` is ``"auto"`` (the FAISS flat scan for small indexes, multi-index hashing when a
     cost model says it is at least twice as fast within the memory budget), ``"flat"`` or
-    ``"mih"``. Results never depend on ``kind``; only speed and memory do. ``threads`` caps the
+    ``"mih"``. Results never depend on ``method``; only speed and memory do. ``threads`` caps the
     threads of a multi-index query batch (default: the CPU count, at most 8).
 
     Ids are unique: adding an id that is already present raises ``ValueError``. Default ids
@@ -386,16 +387,16 @@ class HashIndex:
     ([[0], [0]], [[0], [1]])
     """
 
-    def __init__(self, bits: int = 256, *, kind: str = "auto", threads: int | None = None) -> None:
+    def __init__(self, bits: int = 256, *, method: str = "auto", threads: int | None = None) -> None:
         self._bits = _check_bits(bits)
         self._nbytes = self._bits // 8
-        if kind not in KINDS:
-            msg = f"kind must be one of {KINDS}, got {kind!r}"
+        if method not in METHODS:
+            msg = f"method must be one of {METHODS}, got {method!r}"
             raise ValueError(msg)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             msg = f"threads must be a positive int or None, got {threads!r}"
             raise ValueError(msg)
-        self._kind_requested = kind
+        self._method_requested = method
         self._threads = threads if threads is not None else max(1, min(8, os.cpu_count() or 1))
         # Rows [0, _n) of the buffers are used; a dead row (removed entry) has id -1.
         self._codes_buf = np.empty((0, self._nbytes), np.uint8)
@@ -413,10 +414,10 @@ class HashIndex:
         return self._bits
 
     @property
-    def kind(self) -> str:
+    def method(self) -> str:
         """The structure that answers queries now: ``"flat"`` or ``"mih"``.
 
-        For ``kind="auto"`` this is the choice at the usual threshold of the code size (31 for
+        For ``method="auto"`` this is the choice at the usual threshold of the code size (31 for
         256 bits, 10 for 64); a query at another threshold may choose differently.
         """
         t = _DEFAULT_THRESHOLD.get(self._bits, self._bits // 8)
@@ -426,7 +427,7 @@ class HashIndex:
         return self._n - self._n_dead
 
     def __repr__(self) -> str:
-        return f"HashIndex(bits={self._bits}, kind={self._kind_requested!r}, n={len(self)})"
+        return f"HashIndex(bits={self._bits}, method={self._method_requested!r}, n={len(self)})"
 
     @property
     def _rows(self) -> np.ndarray:
@@ -554,11 +555,11 @@ class HashIndex:
 
     def _plan(self, t: int) -> _Layout | None:
         """The MIH layout to use for threshold t, or None for the flat scan."""
-        if self._kind_requested == "flat" or self._n == 0:
+        if self._method_requested == "flat" or self._n == 0:
             return None
         n = _plan_size(self._n)
         raw = n * (self._nbytes + 8)
-        forced = self._kind_requested == "mih"
+        forced = self._method_requested == "mih"
         if not forced and (_accel.IMPLEMENTATION != "c" or self._n < _AUTO_MIN_CODES):
             return None  # the numpy twin is a specification, not a fast path: FAISS is faster
         budget = int(_MEMORY_FACTOR * raw)
@@ -602,7 +603,7 @@ class HashIndex:
     def build(self, threshold: int | None = None) -> str:
         """Build the search structure for ``threshold`` now rather than at the first query.
 
-        Returns the kind chosen (``"flat"`` or ``"mih"``).
+        Returns the method chosen (``"flat"`` or ``"mih"``).
         """
         t = _DEFAULT_THRESHOLD.get(self._bits, self._bits // 8) if threshold is None else threshold
         t = _check_threshold(t, self._bits)
@@ -740,7 +741,7 @@ class HashIndex:
             f.write(digest.digest())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, kind: str = "auto", threads: int | None = None) -> HashIndex:
+    def load(cls, path: str | os.PathLike[str], *, method: str = "auto", threads: int | None = None) -> HashIndex:
         """Read an index written by :meth:`save`; raise :class:`IndexFileError` if it is damaged.
 
         A missing file raises ``FileNotFoundError``.
@@ -769,6 +770,6 @@ class HashIndex:
         codes = np.frombuffer(data, np.uint8, n * nbytes, hsize + 8 * n).reshape(n, nbytes).copy()
         if n and (ids.min() < 0 or _has_duplicates(ids) or ids.max() >= next_id):
             raise IndexFileError(path, "invalid ids (negative, duplicated or above the next id)")
-        index = cls(bits, kind=kind, threads=threads)
+        index = cls(bits, method=method, threads=threads)
         index._codes_buf, index._ids_buf, index._n, index._next_id = codes, ids, n, next_id
         return index

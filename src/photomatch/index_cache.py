@@ -230,5 +230,5 @@ class IndexCache:
             "loaded": state is not None,
             "entries": None if state is None else len(state.index),
             "origin": None if state is None else state.origin,
-            "kind": None if state is None else state.index.kind,
+            "method": None if state is None else state.index.method,
         }

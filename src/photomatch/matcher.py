@@ -30,6 +30,8 @@ import numpy as np
 from PIL import Image
 
 from . import loading, regions
+from .loading import ImageSource
+from .regions import Box
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
 from .algorithms import get as get_algorithm
 from ._codes import hamming
@@ -38,7 +40,6 @@ from .features import FeatureIndex
 from .hashing import (
     DIHEDRAL_NAMES,
     Hash,
-    ImageInput,
     default_workers,
     ordered_map,
     phash_of_pil,
@@ -62,14 +63,13 @@ matched and the query is verified again on its central band: meme captions there
 strongest corners and take most of the keypoint budget (measured on photos-dev "text" copies:
 whole-query verification found 10-26 inliers, the band 110-290)."""
 
-Box = tuple[int, int, int, int]
-
 
 @dataclass(frozen=True)
 class Match:
     """One reported item found in a query.
 
-    ``distance`` is the Hamming distance of the best hash pair, ``region`` the box
+    ``algorithm`` names the hash that matched (the JSON key is ``algo``, the documented output
+    contract), ``distance`` is the Hamming distance of the best hash pair, ``region`` the box
     ``(x, y, w, h)`` in query pixels where the reported image sits (the whole query for
     whole-image matches), ``stage`` what matched (``"whole"``), ``transform`` the rotation/flip
     of the query that matched, ``score`` a value in [0, 1] that can be thresholded (1 = identical),
@@ -84,10 +84,10 @@ class Match:
     label: str | None
     source: str | None
     distance: int
-    algo: str
+    algorithm: str
     quality: int | None
     low_quality: bool
-    region: tuple[int, int, int, int] | None
+    region: Box | None
     stage: str
     transform: str
     verified: bool
@@ -96,7 +96,7 @@ class Match:
 
     def to_json(self, *, correspondences: bool = False) -> dict[str, Any]:
         """The ``match --json`` fields; ``correspondences=True`` adds them (verified matches)."""
-        d = asdict(self)
+        d = {("algo" if k == "algorithm" else k): v for k, v in asdict(self).items()}
         d["region"] = list(self.region) if self.region is not None else None
         pairs = d.pop("correspondences")
         if correspondences:
@@ -136,7 +136,7 @@ class _Prepared:
     """What adding one image needs, computed off the main thread."""
 
     source: str | None
-    hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]]
+    hashes: list[tuple[str, bytes, int | None, Box | None, str]]
     sha256: str | None
     size: int | None
     features: bytes | None
@@ -192,29 +192,29 @@ class Matcher:
 
     # --- adding ----------------------------------------------------------------------------
 
-    def add(self, images: Iterable[ImageInput], *, label: str | None = None, algo: str = "pdq",
+    def add(self, images: Iterable[ImageSource], *, label: str | None = None, algorithm: str = "pdq",
             features: bool = False, workers: int | None = None) -> list[int]:
         """Add reported images; all or nothing: a bad image raises before anything is stored.
 
-        ``algo`` is ``"pdq"``, ``"phash"`` or ``"both"``. PDQ hashes are kept for the whole image
+        ``algorithm`` is ``"pdq"``, ``"phash"`` or ``"both"`` (``photomatch.algorithms.CHOICES``). PDQ hashes are kept for the whole image
         and for it with uniform borders trimmed. ``features=True`` also keeps compact local
         features (ORB keypoints) for the robust mode's geometric verification: they make crops,
         small rotations and collages findable, but they are derived from the picture (see the
         privacy note in ``photomatch.verify``). Returns the new item ids in order.
         """
-        algos = select(algo)
+        algos = select(algorithm)
         prepared = list(ordered_map(lambda im: self._prepare(im, algos, features), list(images),
                                     workers=workers or default_workers()))
         return self.store.add_items([self._item_spec(p, label) for p in prepared])
 
-    def add_many(self, paths: Iterable[str | os.PathLike[str]], *, label: str | None = None, algo: str = "pdq",
+    def add_many(self, paths: Iterable[str | os.PathLike[str]], *, label: str | None = None, algorithm: str = "pdq",
                  features: bool = False, workers: int | None = None,
                  skip_existing: bool = True) -> Iterator[AddResult]:
         """Add image files one by one, streaming; a bad file is reported in its result and skipped.
 
         With ``skip_existing`` a file whose bytes (sha256) are already stored is not added again.
         """
-        algos = select(algo)
+        algos = select(algorithm)
 
         def prepare(p: str) -> tuple[str, _Prepared | None, Exception | None]:
             try:
@@ -266,25 +266,25 @@ class Matcher:
     def __len__(self) -> int:
         return self.store.count()
 
-    def _prepare(self, image: ImageInput, algos: tuple[Algorithm, ...], features: bool) -> _Prepared:
+    def _prepare(self, image: ImageSource, algos: tuple[Algorithm, ...], features: bool) -> _Prepared:
         source, sha, size = _describe(image)
         # The reported side is decoded exactly: these hashes are kept and may be shared.
         img = loading.open_image(image, max_pixels=self.max_pixels)
         rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
-        hashes: list[tuple[str, bytes, int | None, tuple[int, int, int, int] | None, str]] = []
+        hashes: list[tuple[str, bytes, int | None, Box | None, str]] = []
         for algorithm in algos:
             if not algorithm.regions:
                 hashes.append((algorithm.name, *algorithm.hash_pixels(rgb), None, "whole"))
                 continue
-            for box, kind in regions.reported_regions(rgb):
+            for box, region_kind in regions.reported_regions(rgb):
                 bits, quality = algorithm.hash_pixels(np.ascontiguousarray(regions.crop(rgb, box)))
-                hashes.append((algorithm.name, bits, quality, None if kind == "whole" else box, kind))
+                hashes.append((algorithm.name, bits, quality, None if region_kind == "whole" else box, region_kind))
         blob = extract_features(rgb).to_bytes() if features else None
         return _Prepared(source, hashes, sha, size, blob)
 
     # --- matching --------------------------------------------------------------------------
 
-    def match(self, image: ImageInput, *, mode: str = "robust", threshold: int | None = None,
+    def match(self, image: ImageSource, *, mode: str = "robust", threshold: int | None = None,
               phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False) -> list[Match]:
         """Reported items found in a query image, best first.
 
@@ -298,7 +298,7 @@ class Matcher:
         q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
         return self._search(q, threshold, phash_threshold)
 
-    def match_many(self, images: Iterable[ImageInput], *, mode: str = "robust", threshold: int | None = None,
+    def match_many(self, images: Iterable[ImageSource], *, mode: str = "robust", threshold: int | None = None,
                    phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
                    workers: int | None = None) -> Iterator[MatchResult]:
         """``match`` over many images: decoded and hashed on a thread pool, streamed in order.
@@ -308,7 +308,7 @@ class Matcher:
         _check_mode(mode)
         algos = self._stored_algorithms(features=mode == "robust")
 
-        def prepare(im: ImageInput) -> tuple[str, _Query | None, Exception | None]:
+        def prepare(im: ImageSource) -> tuple[str, _Query | None, Exception | None]:
             name = loading.source_name(im)
             try:
                 return name, self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos), None
@@ -317,7 +317,7 @@ class Matcher:
             except Exception as e:  # a decoder bug must not stop a batch
                 return name, None, PhotomatchError(f"{name}: unexpected {type(e).__name__}: {e}")
 
-        def run(im: ImageInput) -> MatchResult:
+        def run(im: ImageSource) -> MatchResult:
             name, q, err = prepare(im)
             if q is None:
                 return MatchResult(name, [], err)
@@ -348,7 +348,7 @@ class Matcher:
             self._features, self._features_state = index, state
         return state[0] > 0
 
-    def _hash_query(self, image: ImageInput, *, mode: str, dihedral: bool, exact: bool,
+    def _hash_query(self, image: ImageSource, *, mode: str, dihedral: bool, exact: bool,
                     algos: frozenset[str]) -> _Query:
         name = loading.source_name(image)
         draft = None if exact else loading.PDQ_DRAFT_MIN_SIDE
@@ -371,8 +371,8 @@ class Matcher:
                 bits, quality = PDQ.hash_pixels(pixels)
                 pdq = [("original", bits)]
             if robust:
-                for box, kind in regions.query_regions(pixels):
-                    if kind != "whole":
+                for box, region_kind in regions.query_regions(pixels):
+                    if region_kind != "whole":
                         bits, q = PDQ.hash_pixels(np.ascontiguousarray(regions.crop(pixels, box)))
                         found.append((_scale_box(box, scale), bits, int(q)))
         ph = phash_of_pil(img).bits if "phash" in algos else None
@@ -388,14 +388,14 @@ class Matcher:
         candidates: dict[int, Box | None] = {}
         if q.pdq:
             codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), PDQ.nbytes)
-            for (transform, _), hits in zip(q.pdq, self.store.search("pdq", codes, t_pdq)):
+            for (transform, _), hits in zip(q.pdq, self.store.range_search("pdq", codes, t_pdq)):
                 for hit in hits:
                     low = q.pdq_quality < floor or (hit.quality is not None and hit.quality < floor)
                     self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, whole, "whole", transform)
         if q.regions:
             codes = np.frombuffer(b"".join(b for _, b, _ in q.regions), dtype=np.uint8).reshape(len(q.regions), PDQ.nbytes)
             loose = max(t_pdq, CANDIDATE_THRESHOLD) if q.features is not None else t_pdq
-            for (box, _, quality), hits in zip(q.regions, self.store.search("pdq", codes, loose)):
+            for (box, _, quality), hits in zip(q.regions, self.store.range_search("pdq", codes, loose)):
                 for hit in hits:
                     if hit.distance <= t_pdq:
                         low = quality < floor or (hit.quality is not None and hit.quality < floor)
@@ -404,7 +404,7 @@ class Matcher:
                         candidates.setdefault(hit.item_id, box)
         if q.phash is not None:
             codes = np.frombuffer(q.phash, dtype=np.uint8).reshape(1, PHASH.nbytes)
-            for hit in self.store.search("phash", codes, t_ph)[0]:
+            for hit in self.store.range_search("phash", codes, t_ph)[0]:
                 self._keep(best, hit.item_id, "phash", hit.distance, None, False, whole, "whole", "original")
         if q.features is not None:
             self._verify(q, best, candidates)
@@ -473,13 +473,13 @@ class Matcher:
         closest = (hamming(_as_array(query_codes)[:, None, :], _as_array([h.bits for h in stored])[None, :, :])
                    .min(axis=0).tolist() if query_codes and stored else [])
         distance, quality = min(zip(closest, (h.quality for h in stored)), default=(PDQ.bits, None))
-        best[item] = Match(id=item, label=rec.label, source=rec.source, distance=distance, algo="pdq",
+        best[item] = Match(id=item, label=rec.label, source=rec.source, distance=distance, algorithm=PDQ.name,
                            quality=quality, low_quality=False, region=box, stage="verified", transform="original",
                            verified=True, score=score, correspondences=pairs)
 
-    def _keep(self, best: dict[int, Match], item_id: int, algo: str, distance: int, quality: int | None,
+    def _keep(self, best: dict[int, Match], item_id: int, algorithm: str, distance: int, quality: int | None,
               low: bool, region: Box, stage: str, transform: str) -> None:
-        score = max(0.0, 1.0 - distance / (get_algorithm(algo).bits / 2))
+        score = max(0.0, 1.0 - distance / (get_algorithm(algorithm).bits / 2))
         old = best.get(item_id)
         if old is not None and old.score >= score:
             return
@@ -487,7 +487,7 @@ class Matcher:
         if item is None:  # removed by another process since the search
             return
         best[item_id] = Match(
-            id=item_id, label=item.label, source=item.source, distance=int(distance), algo=algo,
+            id=item_id, label=item.label, source=item.source, distance=int(distance), algorithm=algorithm,
             quality=quality, low_quality=low, region=region, stage=stage, transform=transform,
             verified=False, score=round(score, 4),
         )
@@ -516,7 +516,7 @@ def _scale_box(box: Box, scale: float) -> Box:
     return (round(x * scale), round(y * scale), round(w * scale), round(h * scale))
 
 
-def _describe(image: ImageInput) -> tuple[str | None, str | None, int | None]:
+def _describe(image: ImageSource) -> tuple[str | None, str | None, int | None]:
     """(source, sha256, size) of an input: files and bytes are fingerprinted, pixels are not."""
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)

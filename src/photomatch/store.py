@@ -8,9 +8,10 @@ The SQLite database (stdlib :mod:`sqlite3`, WAL journal) is the source of truth.
 - ``hashes``: one or more hashes per item: ``hash_id``, ``item_id`` (cascade on delete),
   ``algorithm`` (a name in :mod:`photomatch.algorithms`), ``bits`` (packed bytes), ``quality``,
   the ``region`` ``(x, y, w, h)`` of the reported image the hash covers (NULL: the whole image)
-  and a ``kind`` (``"whole"``, ``"trim"``, ``"crop"``, ``"window"``, ...);
+  and how that region was chosen, column ``kind`` (``region_kind`` in the API: ``"whole"``,
+  ``"trim"``, ``"crop"``, ``"window"``, ...);
 - ``keypoints``: optional compact local-feature descriptors per item (opt-in, for geometric
-  verification);
+  verification), column ``kind`` naming the descriptor (``descriptor`` in the API: ``"orb"``);
 - ``meta``: schema version, creation time and app version;
 - ``removals`` and ``index_checkpoints``: the bookkeeping of the index cache.
 
@@ -43,7 +44,7 @@ SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file, and 
 >>> folder = tempfile.mkdtemp()
 >>> with Store(os.path.join(folder, "reports.db")) as store:
 ...     item = store.add_item([("phash", bytes(8), None, None, "whole")], label="case 1")
-...     hits = store.search("phash", [bytes([0, 0, 0, 0, 0, 0, 0, 3])], threshold=2)
+...     hits = store.range_search("phash", [bytes([0, 0, 0, 0, 0, 0, 0, 3])], threshold=2)
 ...     [(h.item_id == item, h.distance) for h in hits[0]]
 [(True, 2)]
 """
@@ -132,7 +133,7 @@ class Hit(NamedTuple):
     item_id: int
     hash_id: int
     distance: int
-    kind: str
+    region_kind: str
     region: Region | None
     quality: int | None
 
@@ -145,11 +146,11 @@ class StoredHash(NamedTuple):
     bits: bytes
     quality: int | None
     region: Region | None
-    kind: str
+    region_kind: str
 
     def __repr__(self) -> str:
         return (f"StoredHash(hash_id={self.hash_id}, algorithm={self.algorithm!r}, bits=<{len(self.bits)} bytes>, "
-                f"quality={self.quality!r}, region={self.region!r}, kind={self.kind!r})")
+                f"quality={self.quality!r}, region={self.region!r}, region_kind={self.region_kind!r})")
 
 
 @dataclass(frozen=True)
@@ -227,22 +228,22 @@ def _check_text(value: Any, name: str) -> str | None:
 
 
 def _normalize_hash(h: Any) -> tuple[str, bytes, int | None, Region | None, str]:
-    """(algorithm, bits, quality, region, kind) from a tuple of 2 to 5 values or a Hash-like value."""
+    """(algorithm, bits, quality, region, region_kind) from a tuple of 2 to 5 values or a Hash-like value."""
     if hasattr(h, "algorithm") and hasattr(h, "bits"):
         parts: Sequence[Any] = (h.algorithm, h.bits, getattr(h, "quality", None),
-                                getattr(h, "region", None), getattr(h, "kind", "whole"))
+                                getattr(h, "region", None), getattr(h, "region_kind", "whole"))
     elif isinstance(h, (tuple, list)) and 2 <= len(h) <= 5:
         parts = tuple(h) + (None, None, "whole")[len(h) - 2:]
     else:
-        msg = ("each hash must be (algorithm, bits[, quality[, region[, kind]]]) or a Hash, "
+        msg = ("each hash must be (algorithm, bits[, quality[, region[, region_kind]]]) or a Hash, "
                f"got {type(h).__name__}")
         raise TypeError(msg)
     algorithm = _check_algorithm(parts[0])
-    kind = parts[4] if parts[4] is not None else "whole"
-    if not isinstance(kind, str) or not kind:
-        msg = f"hash kind must be a non-empty str, got {kind!r}"
+    region_kind = parts[4] if parts[4] is not None else "whole"
+    if not isinstance(region_kind, str) or not region_kind:
+        msg = f"region_kind must be a non-empty str, got {region_kind!r}"
         raise ValueError(msg)
-    return algorithm, _as_bits(parts[1], algorithm), _check_quality(parts[2]), _check_region(parts[3]), kind
+    return algorithm, _as_bits(parts[1], algorithm), _check_quality(parts[2]), _check_region(parts[3]), region_kind
 
 
 def _normalize_item(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,14 +280,14 @@ def _normalize_item(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_keypoints(data: Any, kind: str = "orb") -> tuple[str, bytes]:
+def _check_keypoints(data: Any, descriptor: str = "orb") -> tuple[str, bytes]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         msg = f"keypoint descriptors must be bytes, got {type(data).__name__}"
         raise TypeError(msg)
-    if not isinstance(kind, str) or not kind:
-        msg = f"keypoint kind must be a non-empty str, got {kind!r}"
+    if not isinstance(descriptor, str) or not descriptor:
+        msg = f"keypoint descriptor must be a non-empty str, got {descriptor!r}"
         raise ValueError(msg)
-    return kind, bytes(data)
+    return descriptor, bytes(data)
 
 
 def _region_of(x: Any, y: Any, w: Any, h: Any) -> Region | None:
@@ -557,15 +558,15 @@ class Store:
                  keypoints: bytes | tuple[bytes, str] | None = None) -> int:
         """Add one item with its hashes in one transaction (all or nothing); return its id.
 
-        Each hash is ``(algorithm, bits, quality, region, kind)`` (the last three optional:
+        Each hash is ``(algorithm, bits, quality, region, region_kind)`` (the last three optional:
         None, None, ``"whole"``) or a :class:`photomatch.hashing.Hash`. ``bits`` is the packed
         bytes (32 for pdq, 8 for phash) or a uint8 array. ``keypoints`` is optional descriptor
-        bytes, or ``(bytes, kind)``. When it returns, the item is durable (fsynced).
+        bytes, or ``(bytes, descriptor)``. When it returns, the item is durable (fsynced).
 
         >>> import os, tempfile
         >>> with Store(os.path.join(tempfile.mkdtemp(), "s.db")) as store:
         ...     i = store.add_item([("phash", bytes(8)), ("pdq", bytes(32), 100, (0, 0, 10, 10), "crop")])
-        ...     [h.kind for h in store.get_item(i).hashes]
+        ...     [h.region_kind for h in store.get_item(i).hashes]
         ['whole', 'crop']
         """
         return self.add_items([{"hashes": list(hashes), "label": label, "source": source, "sha256": sha256,
@@ -601,9 +602,9 @@ class Store:
                     [(item_id, a, b, q, *(r if r is not None else (None,) * 4), k)
                      for a, b, q, r, k in spec["hashes"]])
                 if spec["keypoints"] is not None:
-                    kind, data = spec["keypoints"]
+                    descriptor, data = spec["keypoints"]
                     con.execute("INSERT INTO keypoints (item_id, kind, data) VALUES (?, ?, ?)",
-                                (item_id, kind, data))
+                                (item_id, descriptor, data))
                 ids.append(item_id)
         return ids
 
@@ -648,37 +649,37 @@ class Store:
             out.append(int(i))
         return sorted(set(out))
 
-    def set_keypoints(self, item_id: int, data: bytes, *, kind: str = "orb") -> None:
+    def set_keypoints(self, item_id: int, data: bytes, *, descriptor: str = "orb") -> None:
         """Store (or replace) the compact keypoint descriptors of an item (opt-in)."""
-        kind, blob = _check_keypoints(data, kind)
+        descriptor, blob = _check_keypoints(data, descriptor)
         with self._write("storing keypoints") as con:
             if con.execute("SELECT 1 FROM items WHERE id = ?", (int(item_id),)).fetchone() is None:
                 msg = f"{self.path}: no item {item_id}"
                 raise KeyError(msg)
             con.execute("INSERT OR REPLACE INTO keypoints (item_id, kind, data) VALUES (?, ?, ?)",
-                        (int(item_id), kind, blob))
+                        (int(item_id), descriptor, blob))
 
-    def get_keypoints(self, item_id: int, *, kind: str = "orb") -> bytes | None:
+    def get_keypoints(self, item_id: int, *, descriptor: str = "orb") -> bytes | None:
         """The keypoint descriptors stored for an item, or None."""
         with self._read("reading keypoints") as con:
             row = con.execute("SELECT data FROM keypoints WHERE item_id = ? AND kind = ?",
-                              (int(item_id), kind)).fetchone()
+                              (int(item_id), descriptor)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def keypoints_state(self, *, kind: str = "orb") -> tuple[int, int]:
+    def keypoints_state(self, *, descriptor: str = "orb") -> tuple[int, int]:
         """(count, largest item id) of the stored keypoint sets: a cheap "did they change?" check."""
         with self._read("reading keypoints") as con:
             n, top = con.execute("SELECT count(*), coalesce(max(item_id), 0) FROM keypoints WHERE kind = ?",
-                                 (kind,)).fetchone()
+                                 (descriptor,)).fetchone()
         return int(n), int(top)
 
-    def iter_keypoints(self, *, kind: str = "orb", batch: int = 200) -> Iterator[tuple[int, bytes]]:
+    def iter_keypoints(self, *, descriptor: str = "orb", batch: int = 200) -> Iterator[tuple[int, bytes]]:
         """Every item's stored keypoint descriptors, as (item_id, data), in item order."""
         last = 0
         while True:
             with self._read("reading keypoints") as con:
                 rows = con.execute("SELECT item_id, data FROM keypoints WHERE kind = ? AND item_id > ?"
-                                   " ORDER BY item_id LIMIT ?", (kind, last, batch)).fetchall()
+                                   " ORDER BY item_id LIMIT ?", (descriptor, last, batch)).fetchall()
             if not rows:
                 return
             for item_id, data in rows:
@@ -712,11 +713,11 @@ class Store:
             return []
         marks = ",".join("?" * len(ids))
         hashes: dict[int, list[StoredHash]] = {}
-        for item_id, hash_id, algorithm, bits, quality, x, y, w, h, kind in con.execute(
+        for item_id, hash_id, algorithm, bits, quality, x, y, w, h, region_kind in con.execute(
                 "SELECT item_id, hash_id, algorithm, bits, quality, x, y, w, h, kind FROM hashes"
                 f" WHERE item_id IN ({marks}) ORDER BY hash_id", ids):
             hashes.setdefault(item_id, []).append(
-                StoredHash(hash_id, algorithm, bytes(bits), quality, _region_of(x, y, w, h), kind))
+                StoredHash(hash_id, algorithm, bytes(bits), quality, _region_of(x, y, w, h), region_kind))
         rows = con.execute(
             f"SELECT id, label, source, sha256, size, added, note FROM items WHERE id IN ({marks}) ORDER BY id", ids)
         return [Item(*row, hashes=tuple(hashes.get(row[0], ()))) for row in rows]
@@ -767,11 +768,11 @@ class Store:
 
     # -- search ----------------------------------------------------------------------------------
 
-    def search(self, algorithm: str, codes: Any, threshold: int, *, per_item: bool = True) -> list[list[Hit]]:
+    def range_search(self, algorithm: str, codes: Any, threshold: int, *, per_item: bool = True) -> list[list[Hit]]:
         """Every stored hash of ``algorithm`` within ``threshold`` (inclusive) of each query code.
 
         ``codes`` is a uint8 array of shape ``(n, nbytes)`` (or a sequence of ``bytes``). Returns
-        one list per query of :class:`Hit` ``(item_id, hash_id, distance, kind, region,
+        one list per query of :class:`Hit` ``(item_id, hash_id, distance, region_kind, region,
         quality)``: with ``per_item`` (default) only the best hash of each item, sorted by
         (distance, item_id); otherwise every matching hash, sorted by (distance, hash_id). Exact;
         sees every add committed before the call, by this or any other process.
@@ -799,13 +800,13 @@ class Store:
                 m = meta.get(hid)
                 if m is None:
                     continue
-                item_id, kind, region, quality = m
+                item_id, region_kind, region, quality = m
                 # Results come sorted by (distance, hash_id): the first hit of an item is its best.
                 if per_item:
                     if item_id in seen:
                         continue
                     seen.add(item_id)
-                hits.append(Hit(item_id, hid, d, kind, region, quality))
+                hits.append(Hit(item_id, hid, d, region_kind, region, quality))
             if per_item:
                 hits.sort(key=lambda h: (h.distance, h.item_id))
             results.append(hits)
@@ -834,10 +835,10 @@ class Store:
         out = {}
         for i in range(0, len(hash_ids), _CHUNK):
             chunk = hash_ids[i:i + _CHUNK]
-            for hid, item_id, kind, x, y, w, h, quality in con.execute(
+            for hid, item_id, region_kind, x, y, w, h, quality in con.execute(
                     "SELECT hash_id, item_id, kind, x, y, w, h, quality FROM hashes"
                     f" WHERE hash_id IN ({','.join('?' * len(chunk))})", chunk):
-                out[hid] = (item_id, kind, _region_of(x, y, w, h), quality)
+                out[hid] = (item_id, region_kind, _region_of(x, y, w, h), quality)
         return out
 
     # -- the index cache -------------------------------------------------------------------------
