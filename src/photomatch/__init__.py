@@ -18,6 +18,7 @@ from .errors import (
     StoreError,
     StoreLockedError,
     UnknownAlgorithmError,
+    VideoTooLongError,
 )
 from .hashing import (
     DIHEDRAL_NAMES,
@@ -56,6 +57,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "UnknownAlgorithmError",
+    "VideoTooLongError",
     "hash_file",
     "hash_files",
     "hash_image",

@@ -247,6 +247,11 @@ def pdq_dihedral(rgb: object) -> tuple[tuple[bytes, ...], int]:
     return _pdq_eight(_pdq_luma(rgb, gray=False))
 
 
+def pdq_of_luma(luma: np.ndarray) -> tuple[bytes, int]:
+    """PDQ of a float32 (H, W) luma plane computed by the caller (vPDQ's reference luma is float)."""
+    return _pdq_one(luma if min(luma.shape) >= _MIN_HASHABLE_DIM else None)
+
+
 def pdq_hash_gray(gray: object) -> tuple[bytes, int]:
     """PDQ of an (H, W) uint8 C-contiguous grey (luma) array, e.g. a JPEG's decoded Y plane.
 

@@ -11,7 +11,7 @@ class PhotomatchError(Exception):
 
 
 class DecodeError(PhotomatchError, ValueError):
-    """An image could not be read: empty, truncated, corrupt, unsupported or too large.
+    """An image or video could not be read: empty, truncated, corrupt, unsupported or too large.
 
     ``source`` names the input (a path, or a description such as ``<bytes>``) and ``reason``
     says what is wrong with it.
@@ -25,6 +25,10 @@ class DecodeError(PhotomatchError, ValueError):
 
 class ImageTooLargeError(DecodeError):
     """The image declares more pixels than the configured limit (a decompression bomb guard)."""
+
+
+class VideoTooLongError(DecodeError):
+    """The video declares (or turns out to have) more seconds than the configured limit."""
 
 
 class HashFormatError(PhotomatchError, ValueError):
