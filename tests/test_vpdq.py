@@ -76,7 +76,7 @@ def test_threatexchange_json_form():
 def test_malformed_text_names_the_line(text, match):
     with pytest.raises(photomatch.HashFormatError, match=match) as e:
         VideoHash.from_text("0,100," + "a" * 64 + ",0.000\n\n" + text, source="v.txt")
-    assert "v.txt:3" in str(e.value)
+    assert "v.txt, line 3: " in str(e.value) and e.value.line == 3
 
 
 @pytest.mark.parametrize("text", ["{}", "[1]", '["a,b"]', "not json", '["' + "a" * 64 + ',x,0"]'])

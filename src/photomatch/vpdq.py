@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _native_hash
 from ._accel import kernels
-from .errors import HashFormatError
+from .errors import DecodeError, HashFormatError
 from .hashing import Hash
 from .video import DEFAULT_MAX_DURATION, DEFAULT_MAX_FRAME_PIXELS, VideoReader, VideoSource
 
@@ -96,13 +96,13 @@ class VideoHash:
                 continue
             parts = line.strip().split(",")
             if len(parts) != 4:
-                raise HashFormatError(f"{source}:{lineno}: expected frame_number,quality,pdq_hex,timestamp")
+                raise HashFormatError("expected frame_number,quality,pdq_hex,timestamp", path=source, line=lineno)
             try:
                 frame, quality, ts = int(parts[0]), int(parts[1]), float(parts[3])
             except ValueError:
-                raise HashFormatError(f"{source}:{lineno}: frame number and quality must be integers, "
-                                      f"the timestamp a number") from None
-            out.append(_feature(frame, parts[2], quality, ts, f"{source}:{lineno}"))
+                msg = "frame number and quality must be integers, the timestamp a number"
+                raise HashFormatError(msg, path=source, line=lineno) from None
+            out.append(_feature(frame, parts[2], quality, ts, source, lineno))
         return cls(tuple(out))
 
     def to_json(self) -> str:
@@ -115,20 +115,20 @@ class VideoHash:
         try:
             items = json.loads(text or "[]")
         except json.JSONDecodeError as e:
-            raise HashFormatError(f"{source}: not JSON ({e.msg} at line {e.lineno})") from None
+            raise HashFormatError(f"not JSON ({e.msg})", path=source, line=e.lineno) from None
         if not isinstance(items, list):
-            raise HashFormatError(f"{source}: expected a JSON list of \"pdq_hex,quality,timestamp\" strings")
+            raise HashFormatError('expected a JSON list of "pdq_hex,quality,timestamp" strings', path=source)
         out = []
         for i, item in enumerate(items):
-            where = f"{source}: item {i}"
+            where = f"{source}, item {i}"
             parts = item.split(",") if isinstance(item, str) else []
             if len(parts) != 3:
-                raise HashFormatError(f"{where}: expected a \"pdq_hex,quality,timestamp\" string")
+                raise HashFormatError('expected a "pdq_hex,quality,timestamp" string', path=where)
             try:
                 quality, ts = int(parts[1]), float(parts[2])
             except ValueError:
-                raise HashFormatError(f"{where}: quality must be an integer, the timestamp a number") from None
-            out.append(_feature(i, parts[0], quality, ts, where))
+                raise HashFormatError("quality must be an integer, the timestamp a number", path=where) from None
+            out.append(_feature(i, parts[0], quality, ts, where, None))
         return cls(tuple(out))
 
     def usable(self, quality_threshold: int = QUALITY_THRESHOLD) -> list[bytes]:
@@ -140,15 +140,15 @@ class VideoHash:
         return [bits for bits, q in first.items() if q >= quality_threshold]
 
 
-def _feature(frame: int, hex_text: str, quality: int, ts: float, where: str) -> VpdqFeature:
+def _feature(frame: int, hex_text: str, quality: int, ts: float, path: str, line: int | None) -> VpdqFeature:
     if len(hex_text.strip()) != 64:
-        raise HashFormatError(f"{where}: a PDQ frame hash has 64 hex digits, got {len(hex_text.strip())}")
+        raise HashFormatError(f"a PDQ frame hash has 64 hex digits, got {len(hex_text.strip())}", path=path, line=line)
     try:
         h = Hash.from_hex(hex_text, "pdq", quality)
     except HashFormatError as e:
-        raise HashFormatError(f"{where}: {e}") from None
+        raise HashFormatError(e.reason, path=path, line=line) from None
     if frame < 0 or not (ts >= 0) or ts == float("inf"):
-        raise HashFormatError(f"{where}: frame number and timestamp must be non-negative")
+        raise HashFormatError("frame number and timestamp must be non-negative", path=path, line=line)
     return VpdqFeature(frame, h, ts)
 
 
@@ -178,7 +178,7 @@ def vpdq(source: VideoSource, *, seconds_per_hash: float = 1.0, exact: bool = Fa
     with VideoReader(source, max_duration=max_duration, max_pixels=max_pixels, threads=threads) as video:
         fps = video.info.fps
         if not fps > 0:
-            raise HashFormatError(f"{video.name}: the video declares no frame rate; vPDQ timestamps need one")
+            raise DecodeError(video.name, "the video declares no frame rate; vPDQ timestamps need one")
         period = max(1, int(seconds_per_hash * fps))
         fps32 = _F32(fps)
 
