@@ -355,7 +355,7 @@ def _real_hashes(photos_dir, limit: int | None = None):
 def _candidate_inflation(codes, groups, layout, t):
     """Per query, bucket entries of other photos' hashes it would examine, over the uniform
     expectation: how much real PDQ hashes swell the probed multi-index buckets."""
-    from photomatch._native_index import mih_substrings
+    from photomatch._native_mih import mih_substrings
 
     subs = mih_substrings(codes, layout.starts, layout.widths).astype(np.uint32)
     radii = layout.radii(t)
@@ -386,7 +386,7 @@ def _byte_skew(codes, groups):
 def test_real_pdq_hashes(benchmark, photos_dev_dir):
     """Bucket skew of real PDQ hashes (photos-dev and altered copies), and exact, fast search of
     them hidden among random codes."""
-    from photomatch.index import _best_layout
+    from photomatch._index_plan import best_layout as _best_layout
 
     codes, groups = _real_hashes(photos_dev_dir)
     n_real = codes.shape[0]

@@ -386,7 +386,7 @@ def kernel_pairs(lims, dist, pos, ids):
     ],
 )
 def test_mih_kernel_exact(impl, bits, m, t, radii):
-    from photomatch.index import _Layout
+    from photomatch._index_plan import Layout as _Layout
 
     xb, ids, xq = planted(bits, t, n_random=1500, n_queries=5, seed=m)
     starts, widths = layout(bits, m)
@@ -405,14 +405,14 @@ def test_mih_kernel_exact(impl, bits, m, t, radii):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_mih_kernel_threads_equal_serial_and_twin(impl, threads):
-    from photomatch import _native_index
+    from photomatch import _native_mih
 
     xb, ids, xq = planted(256, 31, n_random=2000, n_queries=9, seed=4)
     starts, widths = layout(256, 16)
     radii = np.ones(16, np.int32)
     h = impl.mih_build(xb, starts, widths, threads)
     got = impl.mih_range_search(h, xb, xq, radii, 31, threads)
-    twin = _native_index.mih_range_search(_native_index.mih_build(xb, starts, widths, 1), xb, xq, radii, 31, 1)
+    twin = _native_mih.mih_range_search(_native_mih.mih_build(xb, starts, widths, 1), xb, xq, radii, 31, 1)
     assert np.array_equal(got[0], twin[0]) and got[3] == twin[3]
     assert kernel_pairs(*got[:3], ids) == kernel_pairs(*twin[:3], ids)
 
@@ -437,15 +437,19 @@ def test_mih_kernel_empty_and_one(impl):
 def test_mih_kernel_rejects_bad_input(impl):
     codes = np.zeros((10, 8), np.uint8)
     starts, widths = layout(64, 4)
-    with pytest.raises(ValueError, match="codes"):
+    with pytest.raises(TypeError, match="codes"):  # a wrong dtype: TypeError, as in the hashing kernels
         impl.mih_build(codes.astype(np.int32), starts, widths, 1)
+    with pytest.raises(TypeError, match="codes"):
+        impl.mih_build([[0] * 8] * 10, starts, widths, 1)
+    with pytest.raises(ValueError, match="codes"):
+        impl.mih_build(np.zeros((10, 16), np.uint8)[:, ::2], starts, widths, 1)  # not contiguous
     with pytest.raises(ValueError, match="codes"):
         impl.mih_build(codes.ravel(), starts, widths, 1)
     with pytest.raises(ValueError, match="layout"):
         impl.mih_build(codes, starts, widths + 40, 1)  # wider than the code / than 24 bits
     with pytest.raises(ValueError, match="layout"):
         impl.mih_build(codes, np.array([60], np.int32), np.array([8], np.int32), 1)
-    with pytest.raises(ValueError, match="starts"):
+    with pytest.raises(TypeError, match="starts"):
         impl.mih_build(codes, starts.astype(np.int64), widths, 1)
     with pytest.raises(ValueError, match="same length"):
         impl.mih_build(codes, starts, widths[:2], 1)
@@ -514,7 +518,7 @@ def test_plan_auto_flat_small_mih_large():
     __import__("photomatch").IMPLEMENTATION != "c", reason="auto uses MIH only with the C kernel (the twin is a spec)"
 )
 def test_plan_auto_picks_mih_at_scale_within_memory():
-    from photomatch.index import _best_layout
+    from photomatch._index_plan import best_layout as _best_layout
 
     rng = np.random.default_rng(0)
     big = HashIndex(256)
@@ -594,7 +598,7 @@ def test_hypothesis_save_load_round_trip(tmp_path_factory, n, seed, n_remove):
     data=st.data(),
 )
 def test_hypothesis_c_kernel_equals_twin(nbytes, n, seed, data):
-    from photomatch import _accel, _native_index
+    from photomatch import _accel, _native_mih
 
     c = _accel.get("c")
     bits = nbytes * 8
@@ -612,7 +616,7 @@ def test_hypothesis_c_kernel_equals_twin(nbytes, n, seed, data):
     xb = np.ascontiguousarray(xb, dtype=np.uint8).reshape(n, nbytes)
     ids = np.arange(n, dtype=np.int64)
     got = c.mih_range_search(c.mih_build(xb, starts, widths, 2), xb, base, radii, t, 2)
-    twin = _native_index.mih_range_search(_native_index.mih_build(xb, starts, widths, 1), xb, base, radii, t, 1)
+    twin = _native_mih.mih_range_search(_native_mih.mih_build(xb, starts, widths, 1), xb, base, radii, t, 1)
     assert np.array_equal(got[0], twin[0]) and got[3] == twin[3]
     assert kernel_pairs(*got[:3], ids) == kernel_pairs(*twin[:3], ids)
     # Whatever the radii, nothing outside the threshold is reported; with sum(r + 1) > t, all is.

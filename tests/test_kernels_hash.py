@@ -476,9 +476,17 @@ def test_photos_dev_phash_agrees_with_imagehash(impl, photo_refs):
 
 
 def test_both_implementations_export_the_same_kernels():
-    from photomatch import _native_hash
+    from photomatch import _native, _native_hash, _native_mih
 
     assert set(_native_hash.__all__) == {"pdq_hash", "pdq_dihedral", "pdq_hash_gray", "pdq_dihedral_gray", "phash_bits"}
+    # The Protocol, the twins and the C module name the same kernels and constants, no more.
+    assert set(_accel.KERNEL_NAMES) == set(_native_hash.__all__) | set(_native_mih.__all__)
+    assert {n for n in vars(_native) if not n.startswith("_")} >= set(_accel.KERNEL_NAMES)
     for name in _IMPLS:
         kernels = _accel.get(name)
         assert all(callable(getattr(kernels, k)) for k in _native_hash.__all__), name
+        public = {n for n in dir(kernels) if not n.startswith("_")}
+        if name == "c":
+            assert public == set(_accel.KERNEL_NAMES)
+        # The MIH limits are the C core's; the twin keeps the same values.
+        assert (kernels.MIH_MAX_TABLES, kernels.MIH_MAX_WIDTH) == (64, 24), name

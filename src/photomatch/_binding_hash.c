@@ -1,50 +1,24 @@
 /* Binding of the hashing kernels (PDQ, pHash): buffer checks, scratch allocation, GIL release.
  * The kernels are in _core/pdq.c and _core/phash.c; their numpy twins in _native_hash.py have the
  * same names, arguments, results and error types. */
-#include <string.h>
-
 #include "_binding.h"
 #include "pdq.h"
 #include "phash.h"
 
-/* Acquires a C-contiguous uint8 buffer of `ndim` dimensions whose sizes match `shape` where
- * shape[i] >= 0. On failure sets TypeError (not a buffer, wrong dtype) or ValueError (wrong
- * dimensions, shape or layout) naming the argument, and returns -1. */
+/* A C-contiguous uint8 buffer (pm_get_buffer) whose sizes match `shape` where shape[i] >= 0;
+ * ValueError naming the argument and the expected shape otherwise. Returns 0 or -1. */
 static int get_u8_buffer(PyObject *obj, const char *name, int ndim, const Py_ssize_t *shape, const char *expect,
                          Py_buffer *view) {
-    if (!PyObject_CheckBuffer(obj)) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s: expected an object with the buffer protocol (a numpy uint8 array), got %.100s", name,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS_RO) < 0) return -1;
-    const char *fmt = view->format ? view->format : "B";
-    if (strchr("@=<>!|", fmt[0]) != NULL && fmt[0] != '\0') fmt++;
-    if (strcmp(fmt, "B") != 0 || view->itemsize != 1) {
-        PyErr_Format(PyExc_TypeError, "%s: expected dtype uint8 (buffer format 'B'), got format '%.20s'", name,
-                     view->format ? view->format : "B");
-        goto fail;
-    }
-    if (view->ndim != ndim) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %d dimensions %s, got %d", name, ndim, expect, view->ndim);
-        goto fail;
-    }
+    if (pm_get_buffer(obj, view, name, ndim, 1, 1) < 0) return -1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] >= 0 && view->shape[i] != shape[i]) {
             PyErr_Format(PyExc_ValueError, "%s: expected shape %s, got size %zd along axis %d", name, expect,
                          view->shape[i], i);
-            goto fail;
+            PyBuffer_Release(view);
+            return -1;
         }
     }
-    if (!PyBuffer_IsContiguous(view, 'C')) {
-        PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous buffer (use numpy.ascontiguousarray)", name);
-        goto fail;
-    }
     return 0;
-fail:
-    PyBuffer_Release(view);
-    return -1;
 }
 
 /* Scratch for PDQ: none below the hashable size, else the kernel's float count (MemoryError
@@ -125,18 +99,18 @@ static PyObject *pdq_eight(PyObject *arg, int gray, pdq_eight_fn kernel) {
     return Py_BuildValue("(Ni)", tuple, quality);
 }
 
-static PyObject *pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) { return pdq_one(arg, 0, pm_pdq_hash); }
-static PyObject *pdq_hash_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
+static PyObject *py_pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) { return pdq_one(arg, 0, pm_pdq_hash); }
+static PyObject *py_pdq_hash_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
     return pdq_one(arg, 1, pm_pdq_hash_gray);
 }
-static PyObject *pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
+static PyObject *py_pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
     return pdq_eight(arg, 0, pm_pdq_dihedral);
 }
-static PyObject *pdq_dihedral_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
+static PyObject *py_pdq_dihedral_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
     return pdq_eight(arg, 1, pm_pdq_dihedral_gray);
 }
 
-static PyObject *phash_bits(PyObject *Py_UNUSED(module), PyObject *arg) {
+static PyObject *py_phash_bits(PyObject *Py_UNUSED(module), PyObject *arg) {
     static const Py_ssize_t shape[2] = {PM_PHASH_SIDE, PM_PHASH_SIDE};
     Py_buffer view;
     if (get_u8_buffer(arg, "gray32", 2, shape, "(32, 32)", &view) < 0) return NULL;
@@ -149,18 +123,18 @@ static PyObject *phash_bits(PyObject *Py_UNUSED(module), PyObject *arg) {
 }
 
 PyMethodDef pm_hash_methods[] = {
-    {"pdq_hash", pdq_hash, METH_O,
+    {"pdq_hash", py_pdq_hash, METH_O,
      "pdq_hash(rgb) -> (bytes32, quality): PDQ of an (H, W, 3) uint8 C-contiguous RGB array,\n"
      "bit-compatible with Meta's reference (bytes.hex() equals its 64-digit hex)."},
-    {"pdq_dihedral", pdq_dihedral, METH_O,
+    {"pdq_dihedral", py_pdq_dihedral, METH_O,
      "pdq_dihedral(rgb) -> (8 x bytes32, quality): the 8 dihedral PDQ hashes in the reference order\n"
      "(original, rotate90, rotate180, rotate270, flipX, flipY, flipPlus1, flipMinus1)."},
-    {"pdq_hash_gray", pdq_hash_gray, METH_O,
+    {"pdq_hash_gray", py_pdq_hash_gray, METH_O,
      "pdq_hash_gray(gray) -> (bytes32, quality): PDQ of an (H, W) uint8 C-contiguous grey (luma) array;\n"
      "equals pdq_hash of the RGB array whose three channels equal it."},
-    {"pdq_dihedral_gray", pdq_dihedral_gray, METH_O,
+    {"pdq_dihedral_gray", py_pdq_dihedral_gray, METH_O,
      "pdq_dihedral_gray(gray) -> (8 x bytes32, quality): pdq_dihedral of an (H, W) grey array, likewise."},
-    {"phash_bits", phash_bits, METH_O,
+    {"phash_bits", py_phash_bits, METH_O,
      "phash_bits(gray32) -> bytes8: pHash bits of a (32, 32) uint8 greyscale array, as imagehash.phash."},
     {NULL, NULL, 0, NULL},
 };

@@ -7,4 +7,4 @@ The twins of each kernel family live in their own module; this one gathers them.
 from __future__ import annotations
 
 from ._native_hash import *  # noqa: F401,F403
-from ._native_index import *  # noqa: F401,F403
+from ._native_mih import *  # noqa: F401,F403

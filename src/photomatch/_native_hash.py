@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from ._native_buffer import check_buffer
+
 __all__ = ["pdq_hash", "pdq_dihedral", "pdq_hash_gray", "pdq_dihedral_gray", "phash_bits"]
 
 _F32 = np.float32
@@ -28,25 +30,12 @@ _MIN_HASHABLE_DIM = 5  # the reference gives an all-zero hash below this size
 
 
 def _check_image(obj: object, name: str, *, ndim: int, shape: tuple[int | None, ...]) -> np.ndarray:
-    """Return a uint8 C-contiguous view of ``obj`` of the given layout, or raise as the C binding does."""
-    try:
-        arr = np.asarray(memoryview(obj))  # type: ignore[arg-type]
-    except TypeError:
-        msg = f"{name}: expected an object with the buffer protocol (a numpy uint8 array), got {type(obj).__name__}"
-        raise TypeError(msg) from None
-    if arr.dtype != np.uint8:
-        msg = f"{name}: expected dtype uint8, got {arr.dtype}"
-        raise TypeError(msg)
-    if arr.ndim != ndim:
-        msg = f"{name}: expected {ndim} dimensions {_shape_text(shape)}, got shape {arr.shape}"
-        raise ValueError(msg)
+    """A uint8 C-contiguous view of ``obj`` of the given layout, or raise as the C binding does."""
+    arr = check_buffer(obj, name, ndim, np.uint8)
     for got, want in zip(arr.shape, shape):
         if want is not None and got != want:
             msg = f"{name}: expected shape {_shape_text(shape)}, got {arr.shape}"
             raise ValueError(msg)
-    if not arr.flags.c_contiguous:
-        msg = f"{name}: expected a C-contiguous buffer (use numpy.ascontiguousarray)"
-        raise ValueError(msg)
     return arr
 
 

@@ -20,10 +20,13 @@ from tqdm import tqdm
 from . import __version__
 from ._accel import IMPLEMENTATION
 from .algorithms import ALGORITHMS, CHOICES, NAMES, PDQ
+from .dedup import find_groups
+from .demo import run_demo
 from .errors import PhotomatchError
 from .files import iter_image_paths
 from .hashing import HashResult, hash_files
-from .matcher import MODES
+from .hashlists import export_hash_list, import_hash_list
+from .matcher import MODES, Matcher
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
@@ -102,8 +105,6 @@ def cmd_hash(args: argparse.Namespace) -> int:
 
 
 def _open_matcher(path: str, *, create: bool) -> Any:
-    from .matcher import Matcher  # the store stack is only needed by these commands
-
     return Matcher(path, create=create)
 
 
@@ -184,8 +185,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .hashlists import import_hash_list
-
     with _open_matcher(args.store, create=True) as m:
         n, skipped = import_hash_list(m.store, args.file, skip_invalid=args.skip_invalid, label=args.label)
     for s in skipped:
@@ -195,8 +194,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .hashlists import export_hash_list
-
     with _open_matcher(args.store, create=False) as m:
         if args.output == "-":
             export_hash_list(m.store, sys.stdout, format=args.format)
@@ -206,8 +203,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
-    from .dedup import find_groups
-
     errors = _Errors()
     paths = iter_image_paths(args.paths, on_error=errors)
     results = progress(hash_files(paths, args.algo, workers=args.workers), desc="hashing")
@@ -231,8 +226,6 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
     return run_demo(out=args.out, images=args.images)
 
 

@@ -7,9 +7,7 @@ pHash (64 bits) with ``imagehash.phash``. The kernels run in the C core (``photo
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +19,7 @@ from .loading import ImageSource
 from .algorithms import PDQ, PHASH, Algorithm, by_hex_length, hex_lengths
 from .algorithms import get as get_algorithm
 from ._codes import hamming
+from ._parallel import default_workers, ordered_map
 from .errors import HashFormatError, PhotomatchError
 
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
@@ -244,33 +243,6 @@ def hash_files(paths: Iterable[str | os.PathLike[str]], algorithm: str = "pdq", 
             return HashResult(p, None, PhotomatchError(f"{p}: unexpected {type(e).__name__}: {e}"))
 
     yield from ordered_map(one, (os.fspath(p) for p in paths), workers=n)
-
-
-def default_workers() -> int:
-    """Threads to use by default: the CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def ordered_map(fn: Any, items: Iterable[Any], *, workers: int) -> Iterator[Any]:
-    """``map(fn, items)`` on a thread pool, in order, with at most ``4 * workers`` items in flight."""
-    if workers == 1:
-        yield from map(fn, items)
-        return
-    window: deque[Future[Any]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photomatch") as pool:
-        try:
-            for item in items:
-                window.append(pool.submit(fn, item))
-                if len(window) >= 4 * workers:
-                    yield window.popleft().result()
-            while window:
-                yield window.popleft().result()
-        finally:
-            for f in window:  # the consumer stopped early: don't hash the rest
-                f.cancel()
 
 
 # --- loading glue ----------------------------------------------------------------------------

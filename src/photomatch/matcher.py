@@ -37,11 +37,10 @@ from .algorithms import get as get_algorithm
 from ._codes import hamming
 from .errors import HashFormatError, PhotomatchError
 from .features import FeatureIndex
+from ._parallel import default_workers, ordered_map
 from .hashing import (
     DIHEDRAL_NAMES,
     Hash,
-    default_workers,
-    ordered_map,
     phash_of_pil,
 )
 from .store import Store

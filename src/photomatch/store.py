@@ -442,9 +442,9 @@ class Store:
     def _upgrade(self, version: int) -> int:
         """Bring an older store's schema to this version, in one write transaction; return the
         version now."""
-        con = self._connection()
         with self._write("upgrading the store's schema") as con:
-            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have
+            # Read again under the write lock: another process may have upgraded it meanwhile.
+            version = con.execute("PRAGMA user_version").fetchone()[0]
             while version in _UPGRADES:
                 _run_script(con, _UPGRADES[version])
                 version += 1

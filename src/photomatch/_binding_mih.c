@@ -6,30 +6,6 @@
 
 #define MIH_CAPSULE "photomatch._ext.mih"
 
-/* A C-contiguous buffer of `ndim` dimensions whose items are `itemsize`-byte integers
- * (unsigned when `is_unsigned`). On failure sets ValueError naming the argument. */
-static int get_int_buffer(PyObject *obj, Py_buffer *view, const char *name, int ndim, Py_ssize_t itemsize,
-                          int is_unsigned) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_ValueError, "%s must be a C-contiguous numpy array", name);
-        return -1;
-    }
-    const char *f = view->format ? view->format : "B";
-    if (*f == '<' || *f == '=' || *f == '@') f++;
-    int ok = view->itemsize == itemsize && f[0] != '\0' && f[1] == '\0';
-    if (ok) ok = is_unsigned ? (strchr("BHILQ", f[0]) != NULL) : (strchr("bhilq", f[0]) != NULL);
-    if (ok && view->ndim != ndim) ok = 0;
-    if (!ok) {
-        PyErr_Format(PyExc_ValueError, "%s must be a %d-D array of %s%d-bit integers (got format '%s', %d-D)", name,
-                     ndim, is_unsigned ? "unsigned " : "", (int)(8 * itemsize), view->format ? view->format : "B",
-                     view->ndim);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 static void mih_capsule_free(PyObject *capsule) {
     pm_mih *mih = (pm_mih *)PyCapsule_GetPointer(capsule, MIH_CAPSULE);
     pm_mih_free(mih);
@@ -45,8 +21,8 @@ static pm_mih *get_mih(PyObject *obj) {
 
 /* Layout checks shared by the build: starts/widths are int32 vectors of one length m. */
 static int get_layout(PyObject *starts_obj, PyObject *widths_obj, Py_buffer *starts, Py_buffer *widths) {
-    if (get_int_buffer(starts_obj, starts, "starts", 1, 4, 0) != 0) return -1;
-    if (get_int_buffer(widths_obj, widths, "widths", 1, 4, 0) != 0) {
+    if (pm_get_buffer(starts_obj, starts, "starts", 1, 4, 0) != 0) return -1;
+    if (pm_get_buffer(widths_obj, widths, "widths", 1, 4, 0) != 0) {
         PyBuffer_Release(starts);
         return -1;
     }
@@ -69,7 +45,7 @@ static PyObject *py_mih_build(PyObject *self, PyObject *args) {
     int nthreads;
     if (!PyArg_ParseTuple(args, "OOOi:mih_build", &codes_obj, &starts_obj, &widths_obj, &nthreads)) return NULL;
     Py_buffer codes, starts, widths;
-    if (get_int_buffer(codes_obj, &codes, "codes", 2, 1, 1) != 0) return NULL;
+    if (pm_get_buffer(codes_obj, &codes, "codes", 2, 1, 1) != 0) return NULL;
     if (get_layout(starts_obj, widths_obj, &starts, &widths) != 0) {
         PyBuffer_Release(&codes);
         return NULL;
@@ -130,12 +106,12 @@ static PyObject *py_mih_range_search(PyObject *self, PyObject *args) {
     pm_mih *mih = get_mih(handle);
     if (mih == NULL) return NULL;
     Py_buffer codes, queries, radii;
-    if (get_int_buffer(codes_obj, &codes, "codes", 2, 1, 1) != 0) return NULL;
-    if (get_int_buffer(queries_obj, &queries, "queries", 2, 1, 1) != 0) {
+    if (pm_get_buffer(codes_obj, &codes, "codes", 2, 1, 1) != 0) return NULL;
+    if (pm_get_buffer(queries_obj, &queries, "queries", 2, 1, 1) != 0) {
         PyBuffer_Release(&codes);
         return NULL;
     }
-    if (get_int_buffer(radii_obj, &radii, "radii", 1, 4, 0) != 0) {
+    if (pm_get_buffer(radii_obj, &radii, "radii", 1, 4, 0) != 0) {
         PyBuffer_Release(&codes);
         PyBuffer_Release(&queries);
         return NULL;
@@ -195,7 +171,7 @@ static PyObject *py_mih_memory(PyObject *self, PyObject *handle) {
     return PyLong_FromSize_t(pm_mih_memory(mih));
 }
 
-PyMethodDef pm_index_methods[] = {
+PyMethodDef pm_mih_methods[] = {
     {"mih_build", py_mih_build, METH_VARARGS, mih_build_doc},
     {"mih_range_search", py_mih_range_search, METH_VARARGS, mih_range_search_doc},
     {"mih_memory", py_mih_memory, METH_O, mih_memory_doc},

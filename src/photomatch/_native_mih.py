@@ -1,4 +1,4 @@
-"""numpy twins of the index kernels (multi-index hashing, ``_core/mih.c``).
+"""numpy twins of the multi-index hashing kernels (``_core/mih.c``, bound in ``_binding_mih.c``).
 
 Same names, arguments and results as the C functions; the "handle" is a small Python object
 instead of a capsule. These are the specification: written for clarity, not speed.
@@ -11,11 +11,12 @@ from itertools import combinations
 import numpy as np
 
 from ._codes import hamming, offsets
+from ._native_buffer import check_buffer
 
-__all__ = ["mih_build", "mih_range_search", "mih_memory", "mih_substrings"]
+__all__ = ["MIH_MAX_TABLES", "MIH_MAX_WIDTH", "mih_build", "mih_range_search", "mih_memory"]
 
-MAX_TABLES = 64
-MAX_WIDTH = 24
+MIH_MAX_TABLES = 64
+MIH_MAX_WIDTH = 24
 
 
 class _MihTables:
@@ -25,13 +26,6 @@ class _MihTables:
         self.n, self.nbytes = n, nbytes
         self.starts, self.widths = starts, widths
         self.offsets, self.positions = offsets, positions
-
-
-def _check_int_array(a, name: str, ndim: int, dtype) -> np.ndarray:
-    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != ndim:
-        msg = f"{name} must be a {ndim}-D {np.dtype(dtype).name} numpy array"
-        raise ValueError(msg)
-    return np.ascontiguousarray(a)
 
 
 def mih_substrings(codes: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -46,19 +40,19 @@ def mih_substrings(codes: np.ndarray, starts: np.ndarray, widths: np.ndarray) ->
 
 def mih_build(codes: np.ndarray, starts: np.ndarray, widths: np.ndarray, nthreads: int) -> _MihTables:
     """Build multi-index hashing tables over ``codes`` (n, nbytes) uint8 (twin of the C kernel)."""
-    codes = _check_int_array(codes, "codes", 2, np.uint8)
-    starts = _check_int_array(starts, "starts", 1, np.int32)
-    widths = _check_int_array(widths, "widths", 1, np.int32)
+    codes = check_buffer(codes, "codes", 2, np.uint8)
+    starts = check_buffer(starts, "starts", 1, np.int32)
+    widths = check_buffer(widths, "widths", 1, np.int32)
     n, nbytes = codes.shape
     m = starts.shape[0]
     if widths.shape[0] != m:
         msg = "starts and widths must have the same length"
         raise ValueError(msg)
-    if not 1 <= m <= MAX_TABLES or (widths < 1).any() or (widths > MAX_WIDTH).any() or (starts < 0).any():
-        msg = f"invalid layout: 1..{MAX_TABLES} substrings of 1..{MAX_WIDTH} bits inside {nbytes * 8}-bit codes are required"
+    if not 1 <= m <= MIH_MAX_TABLES or (widths < 1).any() or (widths > MIH_MAX_WIDTH).any() or (starts < 0).any():
+        msg = f"invalid layout: 1..{MIH_MAX_TABLES} substrings of 1..{MIH_MAX_WIDTH} bits inside {nbytes * 8}-bit codes are required"
         raise ValueError(msg)
     if (starts.astype(np.int64) + widths > nbytes * 8).any():
-        msg = f"invalid layout: 1..{MAX_TABLES} substrings of 1..{MAX_WIDTH} bits inside {nbytes * 8}-bit codes are required"
+        msg = f"invalid layout: 1..{MIH_MAX_TABLES} substrings of 1..{MIH_MAX_WIDTH} bits inside {nbytes * 8}-bit codes are required"
         raise ValueError(msg)
     subs = mih_substrings(codes, starts, widths)
     table_offsets, positions = [], []
@@ -75,7 +69,7 @@ def _masks(width: int, k: int) -> np.ndarray:
 
 
 def mih_range_search(
-    handle: _MihTables,
+    handle: object,
     codes: np.ndarray,
     queries: np.ndarray,
     radii: np.ndarray,
@@ -87,13 +81,10 @@ def mih_range_search(
     Returns ``(lims, distances, positions, candidates)``; hits are unordered within a query
     (here: by position).
     """
-    if not isinstance(handle, _MihTables):
-        msg = "handle must be the result of mih_build"
-        raise TypeError(msg)
-    codes = _check_int_array(codes, "codes", 2, np.uint8)
-    queries = _check_int_array(queries, "queries", 2, np.uint8)
-    radii = _check_int_array(radii, "radii", 1, np.int32)
-    h = handle
+    h = _tables(handle)
+    codes = check_buffer(codes, "codes", 2, np.uint8)
+    queries = check_buffer(queries, "queries", 2, np.uint8)
+    radii = check_buffer(radii, "radii", 1, np.int32)
     if codes.shape[1] != h.nbytes or codes.shape[0] < h.n:
         msg = f"codes must have at least {h.n} rows of {h.nbytes} bytes (the codes the tables index)"
         raise ValueError(msg)
@@ -134,6 +125,14 @@ def mih_range_search(
     return lims, np.concatenate(dists), np.concatenate(poss), candidates
 
 
-def mih_memory(handle: _MihTables) -> int:
+def mih_memory(handle: object) -> int:
     """Bytes held by the tables (the C layout: uint32 offsets and positions)."""
-    return 4 * (sum(o.size for o in handle.offsets) + sum(p.size for p in handle.positions))
+    h = _tables(handle)
+    return 4 * (sum(o.size for o in h.offsets) + sum(p.size for p in h.positions))
+
+
+def _tables(handle: object) -> _MihTables:
+    if not isinstance(handle, _MihTables):
+        msg = "handle must be the result of mih_build"
+        raise TypeError(msg)
+    return handle

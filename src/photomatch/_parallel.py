@@ -1,0 +1,39 @@
+"""Thread-pool plumbing shared by the batch verbs (``hash_files``, ``Matcher.match_many``...): the
+decoder, OpenCV and the C core release the GIL, so threads scale."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+__all__ = ["default_workers", "ordered_map"]
+
+
+def default_workers() -> int:
+    """Threads to use by default: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def ordered_map(fn: Any, items: Iterable[Any], *, workers: int) -> Iterator[Any]:
+    """``map(fn, items)`` on a thread pool, in order, with at most ``4 * workers`` items in flight."""
+    if workers == 1:
+        yield from map(fn, items)
+        return
+    window: deque[Future[Any]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photomatch") as pool:
+        try:
+            for item in items:
+                window.append(pool.submit(fn, item))
+                if len(window) >= 4 * workers:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for f in window:  # the consumer stopped early: don't hash the rest
+                f.cancel()
