@@ -142,3 +142,16 @@ def test_python_dash_m_works(folder):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert photomatch.pdq(folder / "reported" / "r0.png").hex in r.stdout
+
+
+def test_match_address_needs_ray(folder, capsys, tmp_path):
+    code, out, err = run(capsys, "match", tmp_path / "absent.db", folder / "queries", "--address", "10.0.0.1:6379")
+    assert code == 2 and out == "" and err.strip() == "photomatch: --address needs --ray"
+
+
+def test_match_ray_without_ray_installed_is_one_line(folder, capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees
+    code, out, err = run(capsys, "add", tmp_path / "s.db", folder / "reported")
+    code, out, err = run(capsys, "match", tmp_path / "s.db", folder / "queries", "--ray")
+    assert code == 2 and out == ""
+    assert err.strip() == "photomatch: --ray needs Ray Data: pip install 'photomatch[ray]'"

@@ -20,6 +20,8 @@ MODULES = sorted(
 def test_docstring_examples(name):
     if name == "photomatch.__main__":
         pytest.skip("running it would start the command line")
+    if name == "photomatch.ray":
+        pytest.importorskip("ray.data", reason="photomatch.ray needs Ray: pip install 'photomatch[ray]'")
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"

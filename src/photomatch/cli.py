@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -128,27 +129,71 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    if args.address is not None and not args.ray:
+        print("photomatch: --address needs --ray", file=sys.stderr)
+        return EXIT_ERROR
     errors = _Errors()
-    matched = False
+    if args.ray:
+        return _print_matches(_match_on_ray(args, errors), args, errors)
     with _open_matcher(args.store, create=False) as m:
         paths = iter_image_paths(args.paths, on_error=errors)
         results = m.match_many(paths, mode=args.mode, threshold=args.threshold, workers=args.workers,
                                exact=args.exact, dihedral=not args.no_dihedral)
-        for r in progress(results, desc="matching"):
+        return _print_matches(results, args, errors)
+
+
+def _print_matches(results: Iterator[Any], args: argparse.Namespace, errors: _Errors) -> int:
+    matched = False
+    for r in progress(results, desc="matching"):
+        if not r.ok:
+            errors.exception(r.error)
+        matched = matched or bool(r.matches)
+        if args.json:
+            rec: dict[str, Any] = {"query": r.query, "matches": [x.to_json() for x in r.matches]}
             if not r.ok:
-                errors.exception(r.error)
-            matched = matched or bool(r.matches)
-            if args.json:
-                rec: dict[str, Any] = {"query": r.query, "matches": [x.to_json() for x in r.matches]}
-                if not r.ok:
-                    rec["error"] = str(r.error)
-                print(json.dumps(rec, ensure_ascii=False), flush=False)
-            else:
-                _print_match_table(r)
+                rec["error"] = str(r.error)
+            print(json.dumps(rec, ensure_ascii=False), flush=False)
+        else:
+            _print_match_table(r)
     sys.stdout.flush()
     if errors.count:
         return EXIT_ERROR
     return EXIT_OK if matched else EXIT_NO_MATCH
+
+
+def _match_on_ray(args: argparse.Namespace, errors: _Errors) -> Iterator[Any]:
+    """``match`` on a Ray cluster (at ``--address``, else a local one): the same results, in order."""
+    try:
+        import ray
+
+        from . import ray as on_ray
+    except ImportError:
+        raise PhotomatchError("--ray needs Ray Data: pip install 'photomatch[ray]'") from None
+    from .matcher import Match, MatchResult
+
+    on_ray.prepare_store(args.store)  # a missing store fails before a cluster starts
+    paths = list(iter_image_paths(args.paths, on_error=errors))
+    # Ray's own progress bars and start-up lines would mix with ours on stderr.
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    started = not ray.is_initialized()  # a program that called ray.init itself keeps its cluster
+    if started:
+        ray.init(address=args.address, num_cpus=args.workers if args.address is None else None,
+                 include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        ds = on_ray.match_dataset(on_ray.read_images(paths), args.store, mode=args.mode, threshold=args.threshold,
+                                  exact=args.exact, dihedral=not args.no_dihedral, workers=args.workers)
+        for row in ds.iter_rows():
+            matches = [Match.from_json(m) for m in row["matches"]]
+            error = None if row["error"] is None else PhotomatchError(row["error"])
+            yield MatchResult(row["query"], matches, error)
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _print_match_table(r: Any) -> None:
@@ -282,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=None)
     p.add_argument("--exact", action="store_true", help="decode JPEGs fully (slower)")
     p.add_argument("--no-dihedral", action="store_true", help="don't try the query's rotations and flips")
+    p.add_argument("--ray", action="store_true",
+                   help="run on a Ray cluster (needs photomatch[ray]); --workers actors, each opening the store once")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --ray: the cluster to use (default: start a local one)")
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("remove", help="remove items by id")

@@ -102,6 +102,15 @@ class Match:
             d["correspondences"] = [list(p) for p in pairs]
         return d
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Match:
+        """The match that ``to_json`` gave ``d`` (without correspondences)."""
+        fields_ = {("algorithm" if k == "algo" else k): v for k, v in d.items()}
+        region = fields_.get("region")
+        fields_["region"] = None if region is None else tuple(region)
+        fields_["correspondences"] = tuple(tuple(p) for p in fields_.get("correspondences", ()))
+        return cls(**fields_)
+
 
 @dataclass(frozen=True)
 class MatchResult:
@@ -146,7 +155,7 @@ class _Query:
     """A query image's hashes (and, in robust mode, regions and features), computed off the main thread."""
 
     name: str
-    size: tuple[int, int]  # (width, height) in the file's pixels
+    size: tuple[int, int] | None  # (width, height) in the file's pixels; None for a bare hash
     pdq: list[tuple[str, bytes]]  # (transform, bits) of the whole image
     pdq_quality: int
     phash: bytes | None
@@ -171,10 +180,10 @@ class Matcher:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0,
-                 max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = loading.DEFAULT_MAX_PIXELS, read_only: bool = False) -> None:
         self.path = os.fspath(path)
         self.max_pixels = max_pixels
-        self.store = Store(self.path, create=create, timeout=timeout)
+        self.store = Store(self.path, create=create, timeout=timeout, read_only=read_only)
         self._features = FeatureIndex()
         self._features_state: tuple[int, int] | None = None
 
@@ -246,12 +255,8 @@ class Matcher:
                    source: str | None = None) -> list[int]:
         """Add hashes received without pictures (hex strings or ``Hash`` values), one item each."""
         items = []
-        for h in hashes:
-            if isinstance(h, str):
-                h = Hash.from_hex(h)
-            if not isinstance(h, Hash):
-                msg = f"expected a Hash or a hex string, got {type(h).__name__}"
-                raise HashFormatError(msg)
+        for given in hashes:
+            h = _as_hash(given)
             items.append(dict(hashes=[(h.algorithm, h.bits, h.quality, None, "whole")], label=label, source=source))
         return self.store.add_items(items)
 
@@ -295,6 +300,25 @@ class Matcher:
         _check_mode(mode)
         algos = self._stored_algorithms(features=mode == "robust")
         q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
+        return self._search(q, threshold, phash_threshold)
+
+    def match_hash(self, query: Hash | str, *, threshold: int | None = None,
+                   phash_threshold: int | None = None) -> list[Match]:
+        """Reported items whose stored hashes are near a query hash (a ``Hash`` or hex digits).
+
+        The whole-image search of ``match`` without the pixels: no rotations, regions or
+        features; matches carry no region.
+
+        >>> import os, tempfile
+        >>> with Matcher(os.path.join(tempfile.mkdtemp(), "reports.db")) as m:
+        ...     [item] = m.add_hashes(["f" * 64], label="case 1")
+        ...     [(x.label, x.distance) for x in m.match_hash("f" * 63 + "0")]
+        [('case 1', 4)]
+        """
+        h = _as_hash(query)
+        quality = 100 if h.quality is None else h.quality  # unknown: don't flag the query side
+        q = _Query("<hash>", None, [("original", h.bits)] if h.algorithm == "pdq" else [], quality,
+                   h.bits if h.algorithm == "phash" else None, [], None, 1.0)
         return self._search(q, threshold, phash_threshold)
 
     def match_many(self, images: Iterable[ImageSource], *, mode: str = "robust", threshold: int | None = None,
@@ -383,7 +407,7 @@ class Matcher:
         t_ph = PHASH.check_threshold(phash_threshold)
         floor = PDQ.quality_floor or 0
         best: dict[int, Match] = {}
-        whole = (0, 0, q.size[0], q.size[1])
+        whole = None if q.size is None else (0, 0, q.size[0], q.size[1])
         candidates: dict[int, Box | None] = {}
         if q.pdq:
             codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), PDQ.nbytes)
@@ -477,7 +501,7 @@ class Matcher:
                            verified=True, score=score, correspondences=pairs)
 
     def _keep(self, best: dict[int, Match], item_id: int, algorithm: str, distance: int, quality: int | None,
-              low: bool, region: Box, stage: str, transform: str) -> None:
+              low: bool, region: Box | None, stage: str, transform: str) -> None:
         score = max(0.0, 1.0 - distance / (get_algorithm(algorithm).bits / 2))
         old = best.get(item_id)
         if old is not None and old.score >= score:
@@ -490,6 +514,15 @@ class Matcher:
             quality=quality, low_quality=low, region=region, stage=stage, transform=transform,
             verified=False, score=round(score, 4),
         )
+
+
+def _as_hash(h: Hash | str) -> Hash:
+    if isinstance(h, str):
+        return Hash.from_hex(h)
+    if not isinstance(h, Hash):
+        msg = f"expected a Hash or a hex string, got {type(h).__name__}"
+        raise HashFormatError(msg)
+    return h
 
 
 def _check_mode(mode: str) -> None:

@@ -331,20 +331,28 @@ class Store:
     (1, 'a')
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0,
+                 read_only: bool = False) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             msg = f"timeout must be a non-negative number of seconds, got {timeout!r}"
             raise ValueError(msg)
         self.path = Path(os.fspath(path))
         self.timeout = float(timeout)
+        # Read-only: SQLite refuses every write, and the index caches are never saved (many
+        # workers of a cluster open one store; the one that wrote it saves its caches).
+        self.read_only = bool(read_only)
+        create = create and not self.read_only
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
         self._cache = IndexCache(self.path, ALGORITHMS)
         self._commits = 0  # our own commits: data_version does not count them
         self._prepare_file(create)
         try:
-            self._con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                        check_same_thread=False)
+            target: Any = self.path
+            if self.read_only:
+                target = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._con = sqlite3.connect(target, timeout=self.timeout, isolation_level=None,
+                                        check_same_thread=False, uri=self.read_only)
             self._setup()
         except sqlite3.Error as exc:
             self._abandon()
@@ -393,15 +401,21 @@ class Store:
         con.execute("PRAGMA synchronous = FULL")
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         if app_id != APPLICATION_ID:
+            if self.read_only:
+                msg = f"{self.path}: not a photomatch store (opened read-only, so not initialised)"
+                raise StoreError(msg)
             self._initialise()
         version = con.execute("PRAGMA user_version").fetchone()[0]
         if version in _UPGRADES:
+            if self.read_only:
+                msg = f"{self.path}: store schema version {version} needs upgrading: open it once for writing"
+                raise StoreError(msg)
             version = self._upgrade(version)
         if version != SCHEMA_VERSION:
             msg = f"{self.path}: store schema version {version}; this photomatch reads version {SCHEMA_VERSION}"
             raise StoreError(msg)
         mode = con.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode.lower() != "wal":
+        if mode.lower() != "wal" and not self.read_only:
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 msg = f"{self.path}: cannot use a write-ahead log (journal mode stays {mode!r})"
@@ -852,7 +866,9 @@ class Store:
     def flush(self) -> None:
         """Write the index caches that changed since loaded (atomically, 0600) and record their
         count and checksum in the store. Lock waits are bounded; a StoreLockedError leaves the
-        old cache in place (it is only a cache)."""
+        old cache in place (it is only a cache). A read-only store saves nothing."""
+        if self.read_only:
+            return
         with self._lock:
             con = self._connection()
             for algorithm in self._cache.unsaved():
