@@ -155,3 +155,52 @@ def test_match_ray_without_ray_installed_is_one_line(folder, capsys, tmp_path, m
     code, out, err = run(capsys, "match", tmp_path / "s.db", folder / "queries", "--ray")
     assert code == 2 and out == ""
     assert err.strip() == "photomatch: --ray needs Ray Data: pip install 'photomatch[ray]'"
+
+
+@pytest.mark.parametrize("args", [
+    ("match", "{store}", "{q}", "--threshold", "-1"),
+    ("match", "{store}", "{q}", "--threshold", "9999"),
+    ("match", "{store}", "{q}", "--threshold", "ten"),
+    ("match", "{store}", "{q}", "--phash-threshold", "65"),
+    ("match", "{store}", "{q}", "--workers", "0"),
+    ("match", "{store}", "{q}", "--mode", "slow"),
+    ("add", "{store}", "{q}", "--algo", "md5"),
+    ("dedup", "{q}", "--algo", "phash", "--threshold", "65"),
+    ("dedup", "{q}", "--threshold", "-3"),
+    ("export", "{store}", "-o", "{folder}"),
+    ("export", "{store}", "-o", "{folder}/no/such/folder/x.csv"),
+    ("remove", "{store}", "x"),
+    ("demo", "--images", "{folder}/nowhere"),
+    (),
+])
+def test_usage_mistakes_are_one_line_and_exit_2_before_any_work(folder, capsys, args):
+    store = folder / "s.db"
+    assert run(capsys, "add", store, folder / "reported")[0] == 0
+    before = store.stat().st_mtime_ns
+    fields = {"store": store, "q": folder / "queries", "folder": folder}
+    code, out, err = _run_exiting(capsys, *(a.format(**fields) for a in args))
+    assert code == 2
+    assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert store.stat().st_mtime_ns == before  # nothing was done
+
+
+def _run_exiting(capsys, *args):
+    """``run``, for mistakes argparse itself reports (it exits, as every argparse program does)."""
+    try:
+        code = main(list(args))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_thresholds_at_their_bounds_are_accepted_and_phash_threshold_is_used(folder, capsys):
+    store = folder / "s.db"
+    assert run(capsys, "add", store, folder / "reported", "--algo", "phash")[0] == 0
+    query = folder / "queries" / "nested" / "copy0.jpg"
+    code, out, _ = run(capsys, "match", store, query, "--json", "--threshold", "256", "--phash-threshold", "64")
+    every = {m["id"]: m["distance"] for m in json.loads(out)["matches"]}
+    assert code == 0 and len(every) == 3  # at 64 of 64 bits every item matches
+    for t in sorted(set(every.values())):
+        _, out, _ = run(capsys, "match", store, query, "--json", "--phash-threshold", str(t))
+        assert {m["id"] for m in json.loads(out)["matches"]} == {i for i, d in every.items() if d <= t}

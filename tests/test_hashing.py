@@ -204,3 +204,15 @@ def test_implementation_is_reported():
     forced = os.environ.get("PHOTOMATCH_NO_EXTENSIONS", "") not in ("", "0")
     if forced:
         assert photomatch.IMPLEMENTATION == "numpy"
+
+
+def test_hash_format_error_carries_its_fields_and_every_error_is_exported():
+    import photomatch.errors as errors
+
+    e = HashFormatError("not hexadecimal", path="list.csv", line=3)
+    assert (e.path, e.line, e.reason, str(e)) == ("list.csv", 3, "not hexadecimal", "list.csv, line 3: not hexadecimal")
+    assert str(HashFormatError("bad", path="list.csv")) == "list.csv: bad"
+    assert (str(HashFormatError("bad")), HashFormatError("bad").path) == ("bad", None)
+    public = {n for n, v in vars(errors).items() if isinstance(v, type) and issubclass(v, errors.PhotomatchError)}
+    assert public <= set(photomatch.__all__)
+    assert all(getattr(photomatch, n) is getattr(errors, n) for n in public)

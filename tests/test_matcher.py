@@ -269,3 +269,52 @@ def test_caption_band_fallback_finds_a_photo_under_meme_text(store_path, monkeyp
         assert _close(found.region, (0, 0, 600, 400), tol=6)
         monkeypatch.setattr(Matcher, "_verify_band", lambda self, q, best: None)
         assert m.match(query) == []  # and it is the band that found it
+
+
+def _never_read():
+    raise AssertionError("an input was read before the options were checked")
+    yield  # pragma: no cover
+
+
+@pytest.mark.parametrize(("options", "error"), [
+    ({"threshold": -1}, ValueError), ({"threshold": 257}, ValueError), ({"phash_threshold": 65}, ValueError),
+    ({"threshold": "31"}, TypeError), ({"mode": "slow"}, ValueError), ({"workers": 0}, ValueError),
+])
+def test_match_options_are_checked_at_the_call(store_path, options, error):
+    with Matcher(store_path) as m:
+        m.add([photo(1)])
+        with pytest.raises(error):
+            m.match_many(_never_read(), **options)
+        if "workers" not in options:
+            with pytest.raises(error):
+                m.match(photo(1), **options)
+
+
+def test_add_and_hash_options_are_checked_at_the_call(store_path):
+    with Matcher(store_path) as m:
+        with pytest.raises(photomatch.UnknownAlgorithmError):
+            m.add_many(_never_read(), algorithm="md5")
+        with pytest.raises(ValueError, match="workers"):
+            m.add_many(_never_read(), workers=-2)
+    with pytest.raises(photomatch.UnknownAlgorithmError):
+        photomatch.hash_files(_never_read(), "md5")
+    with pytest.raises(TypeError, match="exactly"):
+        photomatch.hash_files(_never_read(), exactly=True)
+
+
+def test_a_query_whose_search_fails_is_reported_and_the_batch_goes_on(store_path, monkeypatch):
+    with Matcher(store_path) as m:
+        [item] = m.add([photo(2)])
+        real = m._search
+        calls = iter([RuntimeError("boom"), None])
+
+        def flaky(*args):
+            err = next(calls)
+            if err is not None:
+                raise err
+            return real(*args)
+
+        monkeypatch.setattr(m, "_search", flaky)
+        first, second = m.match_many([photo(2), photo(2)], workers=1)
+        assert not first.ok and "unexpected RuntimeError: boom" in str(first.error)
+        assert second.ok and [x.id for x in second.matches] == [item]

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["default_workers", "ordered_map"]
+import numpy as np
+
+__all__ = ["default_workers", "ordered_map", "resolve_workers"]
 
 
 def default_workers() -> int:
@@ -18,6 +20,16 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """``workers`` checked (a whole number >= 1), or ``default_workers()`` for None."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        msg = f"workers must be a whole number >= 1 or None, got {workers!r}"
+        raise ValueError(msg)
+    return int(workers)
 
 
 def ordered_map(fn: Any, items: Iterable[Any], *, workers: int) -> Iterator[Any]:

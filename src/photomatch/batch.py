@@ -49,11 +49,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from .errors import DecodeError, PhotomatchError
+from .errors import DecodeError, PhotomatchError, run_item
 from . import algorithms
-from .algorithms import PDQ, PHASH
-from .hashing import Hash, hash_image, ordered_map
-from .matcher import Match, Matcher, MatchResult, _check_mode
+from ._parallel import ordered_map
+from .hashing import Hash, hash_image
+from .matcher import Match, Matcher, MatchResult, check_match_options
 
 HASH_COLUMNS = ("path", "algo", "hex", "quality", "error")
 MATCH_COLUMNS = ("query", "matches", "error")
@@ -170,13 +170,11 @@ def match_schema_ddl() -> str:
     return f"query string, matches array<struct<{match}>>, error string"
 
 
-def _failure(name: str, e: Exception) -> PhotomatchError:
+def _failure(name: str, e: PhotomatchError) -> PhotomatchError:
     """The error of one row, naming the row."""
     if isinstance(e, DecodeError):  # "<bytes>: truncated" becomes "<the row's name>: truncated"
         return e if e.source == name else DecodeError(name, e.reason)
-    if isinstance(e, PhotomatchError):
-        return e if str(e).startswith(name) else PhotomatchError(f"{name}: {e}")
-    return PhotomatchError(f"{name}: unexpected {type(e).__name__}: {e}")
+    return e if str(e).startswith(name) else PhotomatchError(f"{name}: {e}")
 
 
 # --- hashing ----------------------------------------------------------------------------------
@@ -196,10 +194,8 @@ def hash_batch(batch: Any, *, algorithm: str = "pdq", exact: bool = False, worke
         name, image = row
         if image is None:
             return name, None, f"{name}: no image in this row"
-        try:
-            return name, hash_image(image, algorithm, exact=exact), None
-        except Exception as e:  # a bad image must not stop the batch
-            return name, None, str(_failure(name, e))
+        h, error = run_item(name, lambda: hash_image(image, algorithm, exact=exact))
+        return name, h, None if error is None else str(_failure(name, error))
 
     out: dict[str, list[Any]] = {c: [] for c in HASH_COLUMNS}
     for name, h, error in ordered_map(one, rows, workers=max(1, int(workers))):
@@ -250,11 +246,9 @@ def match_rows(rows: Iterable[tuple[str, Any]], matcher: Matcher, *, mode: str, 
         elif value is None:
             yield MatchResult(name, [], PhotomatchError(f"{name}: no image or hash in this row"))
         else:
-            try:
-                yield MatchResult(name, matcher.match_hash(Hash.from_hex(value), threshold=threshold,
-                                                           phash_threshold=phash_threshold))
-            except Exception as e:  # a malformed hash must not stop the batch
-                yield MatchResult(name, [], _failure(name, e))
+            matches, error = run_item(name, lambda: matcher.match_hash(
+                Hash.from_hex(value), threshold=threshold, phash_threshold=phash_threshold))
+            yield MatchResult(name, matches or [], None if error is None else _failure(name, error))
 
 
 class BatchMatcher:
@@ -269,9 +263,7 @@ class BatchMatcher:
         self.options = dict(mode=mode, threshold=threshold, phash_threshold=phash_threshold,
                             dihedral=dihedral, exact=exact, workers=workers)
         # Checked here, before any batch: a bad option is one error, not one per row.
-        _check_mode(mode)
-        PDQ.check_threshold(threshold)
-        PHASH.check_threshold(phash_threshold)
+        check_match_options(mode, threshold, phash_threshold)
         # Read-only: the many workers of an engine never write the store or its index caches.
         self.matcher = Matcher(store, create=False, read_only=True)
 

@@ -2,6 +2,8 @@
 
 Exit codes follow grep: 0 success (for ``match``: something matched), 1 nothing matched,
 2 when any input failed (each bad input is reported on stderr by name; the rest still run).
+Every option is checked before any work starts; a usage mistake or any other expected failure
+is one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, NoReturn
 
 from PIL import Image
 from tqdm import tqdm
 
 from . import __version__
 from ._accel import IMPLEMENTATION
-from .algorithms import ALGORITHMS, CHOICES, NAMES, PDQ
+from .algorithms import ALGORITHMS, CHOICES, NAMES, PDQ, PHASH
+from .algorithms import get as get_algorithm
 from .dedup import find_groups
 from .demo import run_demo
 from .errors import PhotomatchError
@@ -137,7 +141,8 @@ def cmd_match(args: argparse.Namespace) -> int:
         return _print_matches(_match_on_ray(args, errors), args, errors)
     with _open_matcher(args.store, create=False) as m:
         paths = iter_image_paths(args.paths, on_error=errors)
-        results = m.match_many(paths, mode=args.mode, threshold=args.threshold, workers=args.workers,
+        results = m.match_many(paths, mode=args.mode, threshold=args.threshold,
+                               phash_threshold=args.phash_threshold, workers=args.workers,
                                exact=args.exact, dihedral=not args.no_dihedral)
         return _print_matches(results, args, errors)
 
@@ -242,8 +247,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _open_matcher(args.store, create=False) as m:
         if args.output == "-":
             export_hash_list(m.store, sys.stdout, format=args.format)
-        else:
+            return EXIT_OK
+        try:
             export_hash_list(m.store, args.output, format=args.format)
+        except OSError as e:  # e.g. a full disk: the old file, if any, is left as it was
+            raise PhotomatchError(f"{args.output}: cannot write: {e.strerror}") from e
     return EXIT_OK
 
 
@@ -277,18 +285,61 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
+class _UsageError(Exception):
+    """An option that argparse cannot check alone (it depends on another one)."""
+
+
+def _usage_line(prog: str, message: str) -> str:
+    return f"{prog}: error: {message} (see {prog} --help)\n"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported on one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, _usage_line(self.prog, message))
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (inclusive; None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < low or (high is not None and v > high):
+            bound = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {v}")
+        return v
+
+    return parse
+
+
+_positive_int = _whole_number(1)
+_MAX_BITS = max(a.bits for a in ALGORITHMS.values())
+
+
+def _check_dedup(args: argparse.Namespace) -> None:
+    if args.threshold is not None:
+        try:
+            get_algorithm(args.algo).check_threshold(args.threshold)
+        except ValueError as e:
+            raise _UsageError(f"argument --threshold: {e}") from None
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    if args.output == "-":
+        return
+    folder = os.path.dirname(args.output) or "."
+    if os.path.isdir(args.output):
+        raise _UsageError(f"argument -o/--output: {args.output} is a folder; name a file")
+    if not os.path.isdir(folder):
+        raise _UsageError(f"argument -o/--output: no folder {folder}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="photomatch",
         description="Find altered copies of reported photos (PDQ and pHash, exact Hamming search).",
     )
@@ -318,8 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("match", help="find reported images in query images; exit 0 matched, 1 none, 2 errors")
     p.add_argument("store", metavar="STORE")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--threshold", type=int, default=None,
-                   help=f"PDQ Hamming threshold (default {PDQ.default_threshold})")
+    p.add_argument("--threshold", type=_whole_number(0, PDQ.bits), default=None,
+                   help=f"PDQ Hamming threshold, 0-{PDQ.bits} (default {PDQ.default_threshold})")
+    p.add_argument("--phash-threshold", type=_whole_number(0, PHASH.bits), default=None,
+                   help=f"pHash Hamming threshold, 0-{PHASH.bits} (default {PHASH.default_threshold})")
     p.add_argument("--json", action="store_true", help="one JSON object per query on its own line")
     p.add_argument("--mode", choices=MODES, default=MODES[0],
                    help="robust (default): also look inside the query (borders, screenshots, collages); "
@@ -354,16 +407,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", metavar="STORE")
     p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     p.add_argument("--format", choices=("csv", "tsv", "jsonl"), default="csv")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, check=_check_output)
 
     p = sub.add_parser("dedup", help="groups of near-duplicate images within folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--algo", choices=NAMES, default=PDQ.name)
-    p.add_argument("--threshold", type=int, default=None,
+    p.add_argument("--threshold", type=_whole_number(0, _MAX_BITS), default=None,
                    help="default: " + ", ".join(f"{a.default_threshold} for {a.name}" for a in ALGORITHMS.values()))
     p.add_argument("--json", action="store_true")
     p.add_argument("--workers", type=_positive_int, default=None)
-    p.set_defaults(func=cmd_dedup)
+    p.set_defaults(func=cmd_dedup, check=_check_dedup)
 
     p = sub.add_parser("demo", help="end-to-end demo: a store of sample photos, altered copies, the matches")
     p.add_argument("--images", default=None, help="a folder of your own photos (default: scikit-image samples)")
@@ -379,6 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        if getattr(args, "check", None) is not None:
+            args.check(args)
+    except _UsageError as e:
+        print(_usage_line(f"{parser.prog} {args.command}", str(e)), end="", file=sys.stderr)
+        return EXIT_ERROR
     try:
         return int(args.func(args))
     except PhotomatchError as e:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
+from .errors import PhotomatchError
 from .files import iter_image_paths
 from .matcher import Matcher
 
@@ -69,17 +70,20 @@ ALTERATIONS: dict[str, tuple[Alteration, int]] = {
 
 def _sample_photos(images: str | None) -> tuple[list[Path], list[Path]]:
     if images is not None:
+        if not os.path.isdir(images):
+            msg = f"{images}: no such folder"
+            raise PhotomatchError(msg)
         found = [Path(p) for p in iter_image_paths([images])]
         if len(found) < 2:
             msg = f"{images}: need at least 2 photos (found {len(found)})"
-            raise SystemExit(msg)
+            raise PhotomatchError(msg)
         n = max(1, min(5, len(found) // 2))
         return found[:n], found[n : n + 20]
     try:
         import skimage.data
     except ImportError:
         msg = "the demo's sample photos come from scikit-image: pip install 'photomatch[demo]' or pass --images DIR"
-        raise SystemExit(msg) from None
+        raise PhotomatchError(msg) from None
     base = Path(skimage.data.__file__).parent
     reported = [base / n for n in _SKIMAGE_REPORTED if (base / n).is_file()]
     others = [base / n for n in _SKIMAGE_OTHERS if (base / n).is_file()]

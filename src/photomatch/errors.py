@@ -4,6 +4,10 @@ so a caller's ``except ValueError`` keeps working."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class PhotomatchError(Exception):
@@ -84,3 +88,21 @@ class IndexFileError(PhotomatchError, ValueError):
 
 class FeatureFormatError(PhotomatchError, ValueError):
     """Serialised local features are malformed (wrong version, truncated, inconsistent sizes)."""
+
+
+def run_item(name: str, work: Callable[[], T]) -> tuple[T | None, PhotomatchError | None]:
+    """One item of a batch: ``(result, None)``, or ``(None, error)`` so that a bad item never stops
+    the batch (``hash_files``, ``Matcher.add_many``, ``Matcher.match_many``).
+
+    A PhotomatchError is returned as it is; any other exception (a decoder's bug on a hostile
+    file) becomes a PhotomatchError naming the item.
+
+    >>> run_item("a.jpg", lambda: 1 // 0)[1]
+    PhotomatchError('a.jpg: unexpected ZeroDivisionError: integer division or modulo by zero')
+    """
+    try:
+        return work(), None
+    except PhotomatchError as e:
+        return None, e
+    except Exception as e:  # noqa: BLE001 (reported with the item; the batch goes on)
+        return None, PhotomatchError(f"{name}: unexpected {type(e).__name__}: {e}")

@@ -19,8 +19,8 @@ from .loading import ImageSource
 from .algorithms import PDQ, PHASH, Algorithm, by_hex_length, hex_lengths
 from .algorithms import get as get_algorithm
 from ._codes import hamming
-from ._parallel import default_workers, ordered_map
-from .errors import HashFormatError, PhotomatchError
+from ._parallel import ordered_map, resolve_workers
+from .errors import HashFormatError, run_item
 
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
 """Order of ``pdq_dihedral``'s results, as in Meta's reference."""
@@ -228,21 +228,22 @@ def hash_files(paths: Iterable[str | os.PathLike[str]], algorithm: str = "pdq", 
     >>> [r.ok for r in hash_files([os.path.join(d, "a.png"), os.path.join(d, "b.jpg")])]
     [True, False]
     """
+    # Checked here, at the call, before any file is opened or thread started.
     get_algorithm(algorithm)
-    n = default_workers() if workers is None else int(workers)
-    if n < 1:
-        msg = f"workers must be at least 1, got {workers}"
-        raise ValueError(msg)
+    n = resolve_workers(workers)
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        msg = f"hash_files() got unexpected options {sorted(unknown)}; expected some of {sorted(_OPTIONS)}"
+        raise TypeError(msg)
 
     def one(p: str) -> HashResult:
-        try:
-            return HashResult(p, hash_image(p, algorithm, **options))
-        except PhotomatchError as e:
-            return HashResult(p, None, e)
-        except Exception as e:  # a decoder bug must not stop a batch: report it with the file
-            return HashResult(p, None, PhotomatchError(f"{p}: unexpected {type(e).__name__}: {e}"))
+        h, error = run_item(p, lambda: hash_image(p, algorithm, **options))
+        return HashResult(p, h, error)
 
-    yield from ordered_map(one, (os.fspath(p) for p in paths), workers=n)
+    return ordered_map(one, (os.fspath(p) for p in paths), workers=n)
+
+
+_OPTIONS = frozenset({"exact", "exif_transpose", "max_pixels"})
 
 
 # --- loading glue ----------------------------------------------------------------------------

@@ -35,9 +35,9 @@ from .regions import Box
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
 from .algorithms import get as get_algorithm
 from ._codes import hamming
-from .errors import HashFormatError, PhotomatchError
+from .errors import HashFormatError, PhotomatchError, run_item
 from .features import FeatureIndex
-from ._parallel import default_workers, ordered_map
+from ._parallel import ordered_map, resolve_workers
 from .hashing import (
     DIHEDRAL_NAMES,
     Hash,
@@ -210,9 +210,8 @@ class Matcher:
         small rotations and collages findable, but they are derived from the picture (see the
         privacy note in ``photomatch.verify``). Returns the new item ids in order.
         """
-        algos = select(algorithm)
-        prepared = list(ordered_map(lambda im: self._prepare(im, algos, features), list(images),
-                                    workers=workers or default_workers()))
+        algos, n = select(algorithm), resolve_workers(workers)
+        prepared = list(ordered_map(lambda im: self._prepare(im, algos, features), list(images), workers=n))
         return self.store.add_items([self._item_spec(p, label) for p in prepared])
 
     def add_many(self, paths: Iterable[str | os.PathLike[str]], *, label: str | None = None, algorithm: str = "pdq",
@@ -221,18 +220,19 @@ class Matcher:
         """Add image files one by one, streaming; a bad file is reported in its result and skipped.
 
         With ``skip_existing`` a file whose bytes (sha256) are already stored is not added again.
+        Options are checked at the call, before any file is read.
         """
-        algos = select(algorithm)
+        algos, n = select(algorithm), resolve_workers(workers)
 
-        def prepare(p: str) -> tuple[str, _Prepared | None, Exception | None]:
-            try:
-                return p, self._prepare(p, algos, features), None
-            except PhotomatchError as e:
-                return p, None, e
-            except Exception as e:  # a decoder bug must not stop a batch
-                return p, None, PhotomatchError(f"{p}: unexpected {type(e).__name__}: {e}")
+        def prepare(p: str) -> tuple[str, _Prepared | None, PhotomatchError | None]:
+            return (p, *run_item(p, lambda: self._prepare(p, algos, features)))
 
-        for p, prep, err in ordered_map(prepare, (os.fspath(x) for x in paths), workers=workers or default_workers()):
+        return self._add_prepared(ordered_map(prepare, (os.fspath(x) for x in paths), workers=n), label,
+                                  skip_existing)
+
+    def _add_prepared(self, prepared: Iterator[tuple[str, _Prepared | None, PhotomatchError | None]],
+                      label: str | None, skip_existing: bool) -> Iterator[AddResult]:
+        for p, prep, err in prepared:
             if prep is None:
                 yield AddResult(p, None, err)
                 continue
@@ -297,10 +297,10 @@ class Matcher:
         ``"robust"`` (default) also looks for the reported photos inside the query (see the
         module docstring); ``"fast"`` compares whole images only.
         """
-        _check_mode(mode)
+        thresholds = check_match_options(mode, threshold, phash_threshold)
         algos = self._stored_algorithms(features=mode == "robust")
         q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
-        return self._search(q, threshold, phash_threshold)
+        return self._search(q, *thresholds)
 
     def match_hash(self, query: Hash | str, *, threshold: int | None = None,
                    phash_threshold: int | None = None) -> list[Match]:
@@ -319,39 +319,30 @@ class Matcher:
         quality = 100 if h.quality is None else h.quality  # unknown: don't flag the query side
         q = _Query("<hash>", None, [("original", h.bits)] if h.algorithm == "pdq" else [], quality,
                    h.bits if h.algorithm == "phash" else None, [], None, 1.0)
-        return self._search(q, threshold, phash_threshold)
+        return self._search(q, PDQ.check_threshold(threshold), PHASH.check_threshold(phash_threshold))
 
     def match_many(self, images: Iterable[ImageSource], *, mode: str = "robust", threshold: int | None = None,
                    phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
                    workers: int | None = None) -> Iterator[MatchResult]:
         """``match`` over many images: decoded and hashed on a thread pool, streamed in order.
 
-        A query that can't be read gives a ``MatchResult`` with ``error`` set; the rest go on.
+        A query that can't be read, or whose search fails (the store stayed locked, say), gives a
+        ``MatchResult`` with ``error`` set; the rest go on. Options are checked at the call, before
+        any image is read or thread started.
         """
-        _check_mode(mode)
+        thresholds = check_match_options(mode, threshold, phash_threshold)
+        n = resolve_workers(workers)
         algos = self._stored_algorithms(features=mode == "robust")
 
-        def prepare(im: ImageSource) -> tuple[str, _Query | None, Exception | None]:
-            name = loading.source_name(im)
-            try:
-                return name, self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos), None
-            except PhotomatchError as e:
-                return name, None, e
-            except Exception as e:  # a decoder bug must not stop a batch
-                return name, None, PhotomatchError(f"{name}: unexpected {type(e).__name__}: {e}")
-
         def run(im: ImageSource) -> MatchResult:
-            name, q, err = prepare(im)
-            if q is None:
-                return MatchResult(name, [], err)
-            try:
-                return MatchResult(name, self._search(q, threshold, phash_threshold))
-            except PhotomatchError as e:  # e.g. the store stayed locked: this query fails, the rest go on
-                return MatchResult(name, [], e)
+            name = loading.source_name(im)
+            matches, error = run_item(name, lambda: self._search(
+                self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos), *thresholds))
+            return MatchResult(name, matches or [], error)
 
         # Searching and verifying run on the pool too: the store is thread-safe, the feature
         # index is built above and only read, and OpenCV/FAISS release the GIL.
-        yield from ordered_map(run, images, workers=workers or default_workers())
+        return ordered_map(run, images, workers=n)
 
     def _stored_algorithms(self, *, features: bool) -> frozenset[str]:
         """What the store holds to search: "pdq", "phash" and, when asked, "features" (loaded)."""
@@ -402,9 +393,7 @@ class Matcher:
         feats = extract_features(pixels) if robust and "features" in algos else None
         return _Query(name, size, pdq, int(quality), ph, found, feats, scale, pixels if feats is not None else None)
 
-    def _search(self, q: _Query, threshold: int | None, phash_threshold: int | None) -> list[Match]:
-        t_pdq = PDQ.check_threshold(threshold)
-        t_ph = PHASH.check_threshold(phash_threshold)
+    def _search(self, q: _Query, t_pdq: int, t_ph: int) -> list[Match]:
         floor = PDQ.quality_floor or 0
         best: dict[int, Match] = {}
         whole = None if q.size is None else (0, 0, q.size[0], q.size[1])
@@ -525,10 +514,13 @@ def _as_hash(h: Hash | str) -> Hash:
     return h
 
 
-def _check_mode(mode: str) -> None:
+def check_match_options(mode: str, threshold: int | None, phash_threshold: int | None) -> tuple[int, int]:
+    """The (pdq, phash) thresholds, after checking the options of ``match``: the door every
+    matching entry point (``Matcher``, ``photomatch.batch``, ``photomatch.ray``) goes through."""
     if mode not in MODES:
-        msg = f"unknown mode {mode!r}; expected one of {MODES}"
+        msg = f"unknown mode {mode!r}; expected one of {', '.join(MODES)}"
         raise ValueError(msg)
+    return PDQ.check_threshold(threshold), PHASH.check_threshold(phash_threshold)
 
 
 def _as_array(codes: list[bytes]) -> np.ndarray:

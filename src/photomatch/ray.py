@@ -30,8 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(msg) from exc
 
 from .batch import BatchMatcher, hash_batch
-from .algorithms import PDQ, PHASH
-from .matcher import _check_mode
+from .matcher import check_match_options
 from .store import Store
 
 __all__ = ["hash_dataset", "match_dataset", "prepare_store", "read_images"]
@@ -57,9 +56,7 @@ def match_dataset(ds: ray.data.Dataset, store: str | os.PathLike[str], *, mode: 
 
     ``workers`` actors (default: the cluster's CPUs) each open the store once and take one CPU.
     """
-    _check_mode(mode)
-    PDQ.check_threshold(threshold)
-    PHASH.check_threshold(phash_threshold)
+    check_match_options(mode, threshold, phash_threshold)
     path = os.path.abspath(os.fspath(store))
     prepare_store(path)
     if workers is None:
