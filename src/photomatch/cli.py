@@ -9,6 +9,7 @@ is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -32,6 +33,7 @@ from .files import iter_image_paths
 from .hashing import HashResult, hash_files
 from .hashlists import export_hash_list, import_hash_list
 from .matcher import MODES, Matcher
+from .scan import FloodGuard, Scan, ignore_path
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
@@ -50,6 +52,11 @@ class _Errors:
     def exception(self, e: BaseException) -> None:
         self.count += 1
         tqdm.write(f"photomatch: {e}", file=sys.stderr)
+
+    def problem(self, p: Any) -> None:
+        """A scan's input failure (photomatch.sources.Problem): where, then why."""
+        self.count += 1
+        tqdm.write(f"photomatch: {p}", file=sys.stderr)
 
 
 def progress(items: Iterator[Any], *, desc: str, unit: str = "img") -> Iterator[Any]:
@@ -137,36 +144,33 @@ def cmd_match(args: argparse.Namespace) -> int:
         print("photomatch: --address needs --ray", file=sys.stderr)
         return EXIT_ERROR
     errors = _Errors()
-    if args.ray:
-        return _print_matches(_match_on_ray(args, errors), args, errors)
-    with _open_matcher(args.store, create=False) as m:
-        paths = iter_image_paths(args.paths, on_error=errors)
-        results = m.match_many(paths, mode=args.mode, threshold=args.threshold,
-                               phash_threshold=args.phash_threshold, workers=args.workers,
-                               exact=args.exact, dihedral=not args.no_dihedral)
-        return _print_matches(results, args, errors)
-
-
-def _print_matches(results: Iterator[Any], args: argparse.Namespace, errors: _Errors) -> int:
-    matched = False
-    for r in progress(results, desc="matching"):
-        if not r.ok:
-            errors.exception(r.error)
-        matched = matched or bool(r.matches)
-        if args.json:
-            rec: dict[str, Any] = {"query": r.query, "matches": [x.to_json() for x in r.matches]}
-            if not r.ok:
-                rec["error"] = str(r.error)
-            print(json.dumps(rec, ensure_ascii=False), flush=False)
-        else:
-            _print_match_table(r)
+    with _open_matcher(args.store, create=False) as m, _open_ignore_list(args.store) as ignore:
+        # On Ray the paths are gathered first (a dataset is built from the list); results come back in order.
+        match_many = (lambda paths: _match_on_ray(args, list(paths))) if args.ray else None
+        scan = Scan(m, ignore=ignore, flood=FloodGuard(args.flood_share, args.flood_min), on_problem=errors.problem,
+                    on_error=errors.exception, progress=lambda it: progress(it, desc="matching"),
+                    match_many=match_many, mode=args.mode, threshold=args.threshold,
+                    phash_threshold=args.phash_threshold, workers=args.workers, exact=args.exact,
+                    dihedral=not args.no_dihedral)
+        records = scan.run(args.paths)
+    try:
+        for rec in records:
+            if args.json:
+                print(json.dumps(rec, ensure_ascii=False), flush=False)
+            else:
+                _print_match_table(rec)
+    finally:
+        records.close()
     sys.stdout.flush()
+    summary = scan.summary
+    for line in summary.lines():
+        print(f"photomatch: {line}", file=sys.stderr)
     if errors.count:
         return EXIT_ERROR
-    return EXIT_OK if matched else EXIT_NO_MATCH
+    return EXIT_OK if summary.matched else EXIT_NO_MATCH
 
 
-def _match_on_ray(args: argparse.Namespace, errors: _Errors) -> Iterator[Any]:
+def _match_on_ray(args: argparse.Namespace, paths: list[str]) -> Iterator[Any]:
     """``match`` on a Ray cluster (at ``--address``, else a local one): the same results, in order."""
     try:
         import ray
@@ -177,7 +181,6 @@ def _match_on_ray(args: argparse.Namespace, errors: _Errors) -> Iterator[Any]:
     from .matcher import Match, MatchResult
 
     on_ray.prepare_store(args.store)  # a missing store fails before a cluster starts
-    paths = list(iter_image_paths(args.paths, on_error=errors))
     # Ray's own progress bars and start-up lines would mix with ours on stderr.
     logging.getLogger("ray").setLevel(logging.ERROR)
     started = not ray.is_initialized()  # a program that called ray.init itself keeps its cluster
@@ -201,19 +204,56 @@ def _match_on_ray(args: argparse.Namespace, errors: _Errors) -> Iterator[Any]:
             ray.shutdown()
 
 
-def _print_match_table(r: Any) -> None:
-    if not r.ok:
-        print(f"{r.query}\terror")
-    elif not r.matches:
-        print(f"{r.query}\tno match")
-    for x in r.matches:
-        flag = "  LOW QUALITY" if x.low_quality else ""
-        label = x.label if x.label is not None else "-"
-        source = x.source if x.source is not None else "-"
-        where = "" if x.region is None else "\tregion=" + ",".join(map(str, x.region))
-        stage = x.stage + (" verified" if x.verified and x.stage != "verified" else "")
-        print(f"{r.query}\tid={x.id}\tdistance={x.distance}\t{x.algorithm}\t{stage}"
-              f"\tlabel={label}\tsource={source}{where}{flag}")
+@contextlib.contextmanager
+def _open_ignore_list(store: str) -> Iterator[Any]:
+    path = ignore_path(store)
+    if not os.path.exists(path):
+        yield None
+        return
+    with _open_matcher(path, create=False) as m:
+        yield m
+
+
+def _print_match_table(rec: dict[str, Any]) -> None:
+    query = rec["query"]
+    where = ""
+    if "message" in rec:
+        msg = rec["message"]
+        where = f"\tchat={msg['chat']}\tmessage={msg['id']}\tdate={msg['date']}"
+    if "error" in rec:
+        print(f"{query}\terror{where}")
+    elif not rec["matches"] and not rec.get("ignored"):
+        print(f"{query}\tno match{where}")
+    for x in rec["matches"]:
+        flag = ("  LOW QUALITY" if x["low_quality"] else "") + ("  FLOOD" if x["flood"] else "")
+        label = x["label"] if x["label"] is not None else "-"
+        source = x["source"] if x["source"] is not None else "-"
+        box = "" if x["region"] is None else "\tregion=" + ",".join(map(str, x["region"]))
+        stage = x["stage"] + (" verified" if x["verified"] and x["stage"] != "verified" else "")
+        print(f"{query}\tid={x['id']}\tdistance={x['distance']}\t{x['algo']}\t{stage}"
+              f"\tlabel={label}\tsource={source}{box}{where}{flag}")
+    for x in rec.get("ignored", ()):
+        print(f"{query}\tid={x['id']}\tignored: {x['ignored_by']['reason'] or 'on the ignore list'}{where}")
+
+
+def cmd_ignore(args: argparse.Namespace) -> int:
+    """Known-benign images go to the store's ignore list: a store of their own beside it, so
+    that they are never exported, counted or matched as reported items."""
+    if not os.path.exists(args.store):
+        msg = f"{args.store}: no such store"
+        raise PhotomatchError(msg)
+    errors = _Errors()
+    added = 0
+    with _open_matcher(ignore_path(args.store), create=True) as m:
+        paths = iter_image_paths(args.paths, on_error=errors)
+        for r in m.add_many(paths, label=args.reason, features=True, workers=args.workers):
+            if not r.ok:
+                errors.exception(r.error)
+            elif not r.existing:
+                added += 1
+        total = len(m)
+    print(f"ignored {added} image(s); {total} on the ignore list of {args.store}", file=sys.stderr)
+    return EXIT_ERROR if errors.count else EXIT_OK
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -338,6 +378,16 @@ def _check_output(args: argparse.Namespace) -> None:
         raise _UsageError(f"argument -o/--output: no folder {folder}")
 
 
+def _share(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="photomatch",
@@ -360,9 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--label", default=None, help="a label kept with each item (e.g. a case number)")
     p.add_argument("--algo", choices=CHOICES, default=PDQ.name)
-    p.add_argument("--features", action="store_true",
-                   help="also keep local features (ORB keypoints) for geometric verification: finds crops, "
-                        "collages and small rotations, but they are derived from the picture (see README)")
+    p.add_argument("--features", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep local features (ORB keypoints) for geometric verification (default): finds crops, "
+                        "collages and small rotations; they are derived from the picture (see README's privacy "
+                        "section); --no-features keeps hashes only")
     p.add_argument("--workers", type=_positive_int, default=None)
     p.set_defaults(func=cmd_add)
 
@@ -384,7 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on a Ray cluster (needs photomatch[ray]); --workers actors, each opening the store once")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="with --ray: the cluster to use (default: start a local one)")
+    p.add_argument("--flood-share", type=_share, default=0.05, metavar="FRACTION",
+                   help="flag a reported item matching more than this share of the images read (default 0.05)")
+    p.add_argument("--flood-min", type=_positive_int, default=100, metavar="N",
+                   help="... once at least N images were read (default 100)")
     p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("ignore", help="add known-benign images to a store's ignore list (false alarms, logos)")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("paths", nargs="+", metavar="IMAGE")
+    p.add_argument("--reason", default=None, help="why they are benign (shown with each ignored match)")
+    p.add_argument("--workers", type=_positive_int, default=None)
+    p.set_defaults(func=cmd_ignore)
 
     p = sub.add_parser("remove", help="remove items by id")
     p.add_argument("store", metavar="STORE")

@@ -143,7 +143,10 @@ def extract_features(rgb: np.ndarray, *, max_keypoints: int = 500) -> Features:
     grey, scale = _grey(rgb)
     h, w = rgb.shape[:2]
     orb = cv2.ORB_create(nfeatures=2 * max_keypoints, fastThreshold=12, edgeThreshold=15, patchSize=31)
-    kps = orb.detect(grey, None)
+    if min(grey.shape) < 32:  # no 31-pixel ORB patch fits (and OpenCV's pyramid fails on 1-pixel sides)
+        kps = []
+    else:
+        kps = orb.detect(grey, None)
     kps = _spread(kps, grey.shape, max_keypoints)
     kps, desc = orb.compute(grey, kps)
     if desc is None or not kps:

@@ -1,0 +1,152 @@
+"""Telegram Desktop's JSON export (``result.json``), streamed.
+
+Two shapes (Telegram Desktop 3.7.6 to 6.1, read from its ``export_output_json.cpp``):
+
+* a single chat: ``{"name", "type", "id", "messages": [...]}``;
+* the whole account: ``{"about", "personal_information", ..., "chats": {"about", "list": [chat...]},
+  "left_chats": {"about", "list": [chat...]}}`` where each chat has the single chat's fields
+  (saved messages have no ``name``).
+
+A message has ``id``, ``type`` (``message``, ``service`` or ``unsupported``), ``date`` (local time of
+the exporting computer, ISO 8601 without offset) and ``date_unixtime``, ``from``/``from_id``
+(``actor``/``actor_id`` for service messages), ``forwarded_from``, ``text`` (a string or a list of
+strings and ``{"type", "text"}`` parts), and its media: ``photo`` (a path, or a placeholder when
+the file was not exported), ``file`` with ``media_type`` (``sticker``, ``animation``,
+``video_file``, ``video_message``, ``voice_message``, ``audio_file``; absent for documents) and
+``mime_type``, and ``thumbnail`` (of videos and files).
+
+The file is read with ijson's event parser, one message object at a time, so memory stays
+bounded whatever the size of the export; a malformed message is reported by its id (or its
+position) and skipped; malformed or truncated JSON ends that export, reported after the last
+message read, and everything read before it stands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import ijson
+
+from .items import QueryItem
+from .summary import MALFORMED, UNREADABLE, Problem, ScanSummary
+from .telegram import Chat, ExportReader, Media, Message, iso_date
+
+# Where messages sit: a single chat's "messages", or each chat's in the account's two lists.
+_MESSAGES = {"messages.item": "", "chats.list.item.messages.item": "chats.list.item.",
+             "left_chats.list.item.messages.item": "left_chats.list.item."}
+_CHAT_STARTS = {"chats.list.item", "left_chats.list.item"}
+_CHAT_FIELDS = {"name", "type", "id"}
+
+_MEDIA_FIELDS = ("photo", "file", "thumbnail")
+
+
+def read_json_export(result_json: str, summary: ScanSummary) -> Iterator[QueryItem]:
+    """Query items of every media of every message in ``result_json``, in file order."""
+    root = os.path.dirname(os.path.abspath(result_json))
+    reader = ExportReader(root, summary)
+    source = {"path": root, "kind": "telegram-json", "chats": 0}
+    summary.sources.append(source)
+    try:
+        f = open(result_json, "rb")
+    except OSError as e:
+        summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=result_json, source=root))
+        return
+    chat = Chat()
+    last_id: int | None = None
+    position = 0
+    with f:
+        events = ijson.parse(f, use_float=True)
+        try:
+            for prefix, event, value in events:
+                if prefix in _MESSAGES and event == "start_map":
+                    position += 1
+                    obj = _build(events)
+                    msg = _message(obj, chat, reader, result_json, position)
+                    if msg is not None:
+                        last_id = msg.id
+                        yield from reader.items(chat, msg)
+                elif event == "start_map" and prefix in _CHAT_STARTS:
+                    chat = Chat()
+                    source["chats"] += 1
+                elif prefix in _CHAT_FIELDS or prefix.rpartition(".")[0] in _CHAT_STARTS:
+                    _chat_field(chat, prefix.rpartition(".")[2], event, value, source)
+                elif prefix in _MESSAGES and event != "end_array" and event != "start_array":
+                    position += 1  # a message that is not an object
+                    summary.problem(Problem(MALFORMED, f"message #{position} is not an object", path=result_json,
+                                            source=root, chat=chat.name, chat_id=chat.id))
+        except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
+            after = f"after message {last_id}" if last_id is not None else "before any message"
+            summary.problem(Problem(MALFORMED, f"malformed or truncated JSON {after}: {e}", path=result_json,
+                                    source=root, chat=chat.name, chat_id=chat.id))
+        except OSError as e:
+            summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=result_json, source=root))
+
+
+def _chat_field(chat: Chat, key: str, event: str, value: Any, source: dict[str, Any]) -> None:
+    if key not in _CHAT_FIELDS:
+        return
+    if key == "id" and event == "number":
+        chat.id = int(value)
+    elif key in ("name", "type") and event == "string":
+        setattr(chat, key, value)
+    if source["chats"] == 0:
+        source["chats"] = 1  # a single-chat export
+
+
+def _build(events: Iterator[tuple[str, str, Any]]) -> Any:
+    """The object whose ``start_map`` was just read, built from the following events."""
+    builder = ijson.ObjectBuilder()
+    builder.event("start_map", None)
+    depth = 1
+    for _prefix, event, value in events:
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                break
+    return builder.value
+
+
+def _message(obj: dict[str, Any], chat: Chat, reader: ExportReader, path: str, position: int) -> Message | None:
+    mid = obj.get("id")
+    if not isinstance(mid, (int, float)) or isinstance(mid, bool) or int(mid) != mid:
+        reader.summary.problem(Problem(MALFORMED, f"message #{position} has no valid id", path=path,
+                                       source=reader.root, chat=chat.name, chat_id=chat.id))
+        return None
+    mid = int(mid)
+    msg = Message(
+        id=mid,
+        date=iso_date(_str(obj.get("date")), obj.get("date_unixtime")),
+        sender=_str(obj.get("from", obj.get("actor"))),
+        sender_id=_str(obj.get("from_id", obj.get("actor_id"))),
+        forwarded_from=_str(obj.get("forwarded_from")),
+        text=_text(obj.get("text")),
+    )
+    base = reader.root
+    kind = _str(obj.get("media_type")) or "file"
+    for key in _MEDIA_FIELDS:
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            reader.summary.problem(Problem(MALFORMED, f"{key!r} is not a path", path=path, source=reader.root,
+                                           chat=chat.name, chat_id=chat.id, message_id=mid))
+            continue
+        msg.media.append(Media(key, value, kind if key == "file" else key, base))
+    return msg
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None if v is None else str(v)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        return "".join(p if isinstance(p, str) else str(p.get("text", "")) if isinstance(p, dict) else "" for p in v)
+    return ""
