@@ -29,7 +29,7 @@ cp -r src/photomatch "$build/lib/"
 find "$build/lib" \( -name '*.so' -o -name '__pycache__' \) -prune -exec rm -rf {} +
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 echo "sanitize.sh: building the extension with $san"
-CC=$CC PHOTOMATCH_CFLAGS="$san -g -O1" PHOTOMATCH_LDFLAGS="$san" \
+CC=$CC PHOTOMATCH_REQUIRE_EXTENSION=1 PHOTOMATCH_CFLAGS="$san -g -O1" PHOTOMATCH_LDFLAGS="$san" \
     "$PY" setup.py -q build_ext --build-lib "$build/lib" --build-temp "$build/tmp" >"$build/build.log" 2>&1 \
     || { cat "$build/build.log"; exit 1; }
 if grep -q 'warning:' "$build/build.log"; then grep 'warning:' "$build/build.log"; fi

@@ -24,7 +24,7 @@ rm -rf "$build"
 mkdir -p "$build/lib"
 cp -r src/photomatch "$build/lib/"
 find "$build/lib" \( -name '*.so' -o -name '__pycache__' \) -prune -exec rm -rf {} +
-PHOTOMATCH_CFLAGS="-g" "$PY" setup.py -q build_ext --build-lib "$build/lib" --build-temp "$build/tmp" \
+PHOTOMATCH_REQUIRE_EXTENSION=1 PHOTOMATCH_CFLAGS="-g" "$PY" setup.py -q build_ext --build-lib "$build/lib" --build-temp "$build/tmp" \
     >"$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 export PYTHONPATH="$PWD/$build/lib${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONMALLOC=malloc
