@@ -32,40 +32,28 @@ pytest.importorskip("pytest_benchmark")
 pdqhash = pytest.importorskip("pdqhash")
 imagehash = pytest.importorskip("imagehash")
 
-PHOTOS = Path(os.environ.get("PHOTOMATCH_PHOTOS_DEV", Path(__file__).resolve().parents[2] / "shared/data/photos-dev"))
 _means: dict[str, float] = {}  # wall seconds per round (pytest-benchmark's mean)
 _cpu: dict[str, float] = {}  # process CPU seconds per round
 _gil: dict[str, float] = {}  # share of one-thread CPU time spent in GIL-releasing C calls
 _paired: dict[str, tuple[float, float, float]] = {}  # per-file best CPU: reference, draft decode, fast
 
 
-def _big_photos() -> list[Path]:
-    if not (PHOTOS / "manifest.csv").is_file():
-        return []
+def _big_photos(folder: Path) -> list[Path]:
     out = []
-    for p in sorted(PHOTOS.glob("*.jpg")):
+    for p in sorted(folder.glob("*.jpg")):
         with Image.open(p) as im:
             if max(im.size) >= 1500:
                 out.append(p)
     return out
 
 
-def _generated_12mp(tmp: Path) -> list[Path]:
-    rng = np.random.default_rng(12)
-    small = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
-    img = Image.fromarray(small).resize((4000, 3000), Image.Resampling.BICUBIC)
-    arr = np.asarray(img, dtype=np.int16) + rng.integers(-10, 11, size=(3000, 4000, 3))
-    path = tmp / "generated-12mp.jpg"
-    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(path, quality=90)
-    return [path]
-
-
 @pytest.fixture(scope="module", params=["photos-dev", "generated"])
 def files(request, tmp_path_factory):
-    paths = _big_photos() if request.param == "photos-dev" else _generated_12mp(tmp_path_factory.mktemp("gen"))
-    if not paths:
-        pytest.skip("photos-dev not found (../shared/data/photos-dev or $PHOTOMATCH_PHOTOS_DEV)")
-    return request.param, paths
+    if request.param == "photos-dev":
+        return request.param, _big_photos(request.getfixturevalue("photos_dev_dir"))
+    path = tmp_path_factory.mktemp("gen") / "generated-12mp.jpg"
+    path.write_bytes(request.getfixturevalue("jpeg_12mp"))
+    return request.param, [path]
 
 
 @pytest.fixture(scope="module", autouse=True)

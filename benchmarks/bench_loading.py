@@ -23,17 +23,6 @@ pytest.importorskip("pytest_benchmark")
 _means: dict[str, float] = {}
 
 
-@pytest.fixture(scope="module")
-def jpeg_12mp() -> bytes:
-    rng = np.random.default_rng(12)
-    small = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
-    img = Image.fromarray(small).resize((4000, 3000), Image.Resampling.BICUBIC)
-    arr = np.asarray(img, dtype=np.int16) + rng.integers(-10, 11, size=(3000, 4000, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
 def _pillow(data: bytes, side: int | None) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as im:
         if side is not None:

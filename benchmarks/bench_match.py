@@ -19,7 +19,7 @@ import pytest
 
 from photomatch.cli import main
 
-from .scan_data import build_store, photos_dev, scaled_queries
+from .scan_data import build_store, scaled_queries
 
 pytest.importorskip("pytest_benchmark")
 
@@ -28,12 +28,9 @@ N_QUERIES = 150
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    photos_dir = photos_dev()
-    if photos_dir is None:
-        pytest.skip("photos-dev not found (../shared/data/photos-dev or $PHOTOMATCH_PHOTOS_DEV)")
+def setup(tmp_path_factory, photos_dev_dir):
     tmp = tmp_path_factory.mktemp("match")
-    photos = sorted(photos_dir.glob("*.jpg"))
+    photos = sorted(photos_dev_dir.glob("*.jpg"))
     store = tmp / "store.db"
     build_store(store, photos, STORE_ITEMS)
     queries = tmp / "queries"

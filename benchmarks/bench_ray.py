@@ -32,7 +32,8 @@ from pathlib import Path
 
 from photomatch import Matcher
 
-from .scan_data import build_store, photos_dev, scaled_queries
+from .photos import PHOTOS_DEV_HINT, photos_dev
+from .scan_data import build_store, scaled_queries
 
 BATCH = 4  # images per batch: small, so both actors get work early and the first batch comes soon
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     photos_dir = photos_dev()
     if photos_dir is None:
-        print("photos-dev not found (../shared/data/photos-dev or $PHOTOMATCH_PHOTOS_DEV)", file=sys.stderr)
+        print(f"photos-dev not found: {PHOTOS_DEV_HINT}", file=sys.stderr)
         return 2
     import ray
 

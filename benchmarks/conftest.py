@@ -6,10 +6,11 @@ Options:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from benchmarks.photos import PHOTOS_DEV_HINT, photos_dev, synthetic_12mp_jpeg
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,12 +31,17 @@ def big(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def photos_dev_dir() -> Path:
-    """The photos-dev folder ($PHOTOMATCH_PHOTOS_DEV or ../shared/data/photos-dev), else skip."""
-    env = os.environ.get("PHOTOMATCH_PHOTOS_DEV")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-dev"
-    if not (path / "manifest.csv").is_file():
-        pytest.skip("photos-dev not found: set PHOTOMATCH_PHOTOS_DEV or check out ../shared beside the repo")
+    """The photos-dev folder (see ``benchmarks/photos.py``), else skip."""
+    path = photos_dev()
+    if path is None:
+        pytest.skip(f"photos-dev not found: {PHOTOS_DEV_HINT}")
     return path
+
+
+@pytest.fixture(scope="session")
+def jpeg_12mp() -> bytes:
+    """The generated 12-megapixel baseline JPEG (``benchmarks/photos.py``)."""
+    return synthetic_12mp_jpeg()
 
 
 _SUMMARY = pytest.StashKey[list]()

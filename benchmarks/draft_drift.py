@@ -1,6 +1,6 @@
 """How much does the fast JPEG path move the hashes, and how much decoding time does it save?
 
-    python benchmarks/draft_drift.py [--images DIR] [--sides 1024,768,640,512,384,256]
+    python -m benchmarks.draft_drift [--images DIR] [--sides 1024,768,640,512,384,256]
         [--megapixels 1.5,1,0.75,0.5,0.3] [--modes L,RGB] [--min-long-side 1000]
 
 For every JPEG of DIR (default: ../shared/data/photos-dev, or $PHOTOMATCH_PHOTOS_DEV) whose long
@@ -29,8 +29,6 @@ side that, like every larger side measured, meets them in the first mode listed.
 from __future__ import annotations
 
 import argparse
-import io
-import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.photos import PHOTOS_DEV_HINT, photos_dev, synthetic_12mp_jpeg
 from photomatch import _accel
 from photomatch.hashing import phash_of_pil
 from photomatch.loading import open_image, open_luma
@@ -51,11 +50,6 @@ PDQ_TARGET = (3.0, 8.0)  # mean, p99 (and max) of 256 bits (issue 2)
 PHASH_TARGET = (0.75, 2.0)  # the same fractions of 64 bits
 SCALES = (1, 2, 4, 8)
 kernels = _accel.kernels
-
-
-def _default_images() -> Path:
-    env = os.environ.get("PHOTOMATCH_PHOTOS_DEV")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-dev"
 
 
 def _decode(source: Path | bytes, mode: str, side: int | None) -> Image.Image:
@@ -105,17 +99,6 @@ def _rule_megapixels(mp: float):
     return scale
 
 
-def _synthetic_12mp() -> bytes:
-    """A deterministic 4000x3000 baseline JPEG (q90) with photo-like gradients and grain."""
-    rng = np.random.default_rng(12)
-    small = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
-    img = Image.fromarray(small).resize((4000, 3000), Image.Resampling.BICUBIC)
-    arr = np.asarray(img, dtype=np.int16) + rng.integers(-10, 11, size=(3000, 4000, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
 def _smallest_safe(sides: list[int], ok: list[int]) -> int | None:
     """The smallest side such that it and every larger measured side meet the targets.
 
@@ -136,7 +119,7 @@ def _floats(text: str) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=Path, default=_default_images(), help="folder of JPEGs (default photos-dev)")
+    parser.add_argument("--images", type=Path, default=photos_dev(), help="folder of JPEGs (default photos-dev)")
     parser.add_argument("--sides", default="1024,768,640,512,384,256", help="draft_min_side values, comma-separated")
     parser.add_argument("--megapixels", default="1.5,1,0.75,0.5,0.3", help="pixel-target rules (MP), comma-separated")
     parser.add_argument("--modes", default="L,RGB", help="decode modes: L (luma plane, the fast path) and/or RGB")
@@ -151,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if not modes or set(modes) - {"L", "RGB"}:
         print(f"--modes takes L and/or RGB, got {args.modes!r}", file=sys.stderr)
         return 2
-    if not args.images.is_dir():
-        print(f"no such folder: {args.images} (pass --images DIR or set PHOTOMATCH_PHOTOS_DEV)", file=sys.stderr)
+    if args.images is None or not args.images.is_dir():
+        print(f"no such folder: {args.images} (pass --images DIR, or {PHOTOS_DEV_HINT})", file=sys.stderr)
         return 2
     paths = []
     for p in sorted(args.images.iterdir()):
@@ -239,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {m}: PDQ target (mean <= {PDQ_TARGET[0]}, p99 and max <= {PDQ_TARGET[1]}) met for sides {ok_pdq[m]}")
         print(f"# {m}: pHash target (mean <= {PHASH_TARGET[0]}, p99 and max <= {PHASH_TARGET[1]}) met for sides {ok_phash[m]}")
     if args.synthetic:
-        data = _synthetic_12mp()
+        data = synthetic_12mp_jpeg()
         _, _, t_full = _timed(data, "RGB", None, args.repeat)
         for m in modes:
             cells = []

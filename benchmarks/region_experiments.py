@@ -1,9 +1,13 @@
 """Region matching experiments: recall and false matches of whole PDQ, region hashes, regions +
 verification, and local-feature retrieval + verification, on altered copies of photos-dev.
 
-Usage (from the repo root)::
+Usage (from the repository root, with photomatch installed)::
 
-    /work/venv/bin/python benchmarks/region_experiments.py --reported 50 --distractors 100
+    python -m benchmarks.region_experiments --reported 50 --distractors 100
+
+The looser region distance (``--loose``) and the retrieval candidates verified (``--top``) default
+to the matcher's own (``CANDIDATE_THRESHOLD``, ``FEATURE_CANDIDATES``). Figures and the command
+that produced them are in ``benchmarks/README.md``.
 
 Reported and distractor photos are chosen by a seeded shuffle of photos-dev; each alteration is
 applied to every reported photo (recall) and every distractor (false matches: a distractor copy
@@ -23,29 +27,23 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks.photos import PHOTOS_DEV_HINT, photos_dev
 from photomatch import _accel
+from photomatch._codes import hamming as _hamming
 from photomatch.features import FeatureIndex
+from photomatch.matcher import CANDIDATE_THRESHOLD, FEATURE_CANDIDATES
 from photomatch.regions import crop, query_regions, reported_regions
 from photomatch.verify import extract_features, verify, verify_region
 
-_POP = np.array([bin(i).count("1") for i in range(256)], np.uint8)
-
 
 def pdq(rgb: np.ndarray) -> np.ndarray:
-    """Packed PDQ bits (32 bytes). Uses our C kernel when present, else the pdqhash package."""
-    if hasattr(_accel.kernels, "pdq_hash"):
-        h, _q = _accel.kernels.pdq_hash(np.ascontiguousarray(rgb))
-        return np.frombuffer(h, np.uint8)
-    import pdqhash
-
-    bits, _q = pdqhash.compute(np.ascontiguousarray(rgb))
-    return np.packbits(bits.astype(np.uint8))
+    """Packed PDQ bits (32 bytes) from photomatch's kernels."""
+    h, _q = _accel.kernels.pdq_hash(np.ascontiguousarray(rgb))
+    return np.frombuffer(h, np.uint8)
 
 
-def hamming(q: np.ndarray, db: np.ndarray) -> np.ndarray:
-    return _POP[np.bitwise_xor(db, q)].sum(axis=1)
+def hamming(q: np.ndarray, db: list[np.ndarray]) -> np.ndarray:
+    return _hamming(np.asarray(db, np.uint8), q)
 
 
 def load(path: Path, max_side: int = 1024) -> np.ndarray:
@@ -194,7 +192,7 @@ def make_altered(source: str, name: str, rgb: np.ndarray, pid: str, seed: int, f
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/photos-dev")
+    p.add_argument("--photos", type=Path, default=photos_dev(), help="photos-dev (default: found as the benchmarks do)")
     p.add_argument("--reported", type=int, default=50)
     p.add_argument("--distractors", type=int, default=100)
     p.add_argument("--source", choices=("quality", "own"), default="quality",
@@ -202,13 +200,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--alterations", default=None)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--strict", type=int, default=31, help="region hash distance accepted without verification")
-    p.add_argument("--loose", type=int, default=52, help="region hash distance accepted with verification")
+    p.add_argument("--loose", type=int, default=CANDIDATE_THRESHOLD,
+                   help="region hash distance accepted with verification (default: the matcher's)")
     p.add_argument("--crops", default="", help="reported-side centre crop fractions, e.g. 0.8,0.65")
     p.add_argument("--windows", type=int, default=0, help="reported-side window grid (0: none)")
     p.add_argument("--max-regions", type=int, default=12)
-    p.add_argument("--top", type=int, default=3, help="retrieval candidates verified")
+    p.add_argument("--top", type=int, default=FEATURE_CANDIDATES,
+                   help="retrieval candidates verified (default: the matcher's)")
     p.add_argument("--filler", type=int, default=0, help="extra photos-dev images added to the store (index size)")
     args = p.parse_args(argv)
+    if args.photos is None or not args.photos.is_dir():
+        print(f"photos-dev not found: pass --photos DIR, or {PHOTOS_DEV_HINT}", file=sys.stderr)
+        return 2
     # Single-threaded CPU time per stage: the budget is ~50 ms per query on one core.
     cv2.setNumThreads(1)
     import faiss

@@ -8,7 +8,6 @@ every other photos-dev photo, each scaled to 1-3 megapixels.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,6 @@ from PIL import Image
 import photomatch
 
 MIN_PIXELS, MAX_PIXELS = 1_000_000, 3_000_000
-
-
-def photos_dev() -> Path | None:
-    """The photos-dev folder ($PHOTOMATCH_PHOTOS_DEV or ../shared/data/photos-dev), or None."""
-    env = os.environ.get("PHOTOMATCH_PHOTOS_DEV")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-dev"
-    return path if (path / "manifest.csv").is_file() else None
 
 
 def generated(seed: int, h: int = 480, w: int = 640) -> np.ndarray:

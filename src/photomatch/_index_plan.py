@@ -28,8 +28,8 @@ _COST_PROBE_SMALL = 5.0
 _COST_PROBE_LARGE = 8.0
 _COST_CANDIDATE = 10.0
 _COST_QUERY = 1000.0
-# MIH must look at least this much cheaper than the flat scan: the model assumes uniform bits
-# (real PDQ hashes swell the probed buckets by about 1.2x on average, 5x at worst: benchmarks).
+# MIH must look at least this much cheaper than the flat scan: the model assumes uniform bits,
+# and real PDQ hashes swell the probed buckets (benchmarks/README.md).
 _MIH_MARGIN = 0.7
 # Tables may take at most this multiple of the raw codes + ids (so everything <= 3x raw)...
 _MEMORY_FACTOR = 2.0

@@ -78,8 +78,8 @@ class FeatureIndex:
         self._labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
         d = DESCRIPTOR_BYTES * 8
         if len(data) >= self._ivf_from:
-            # Measured at 1000 items (500k descriptors): nlist ~ sqrt(N) and nprobe 2 keep the true item
-            # in the top 3 as often as exhaustive search does, at ~5 ms per query instead of ~500 ms.
+            # nlist ~ sqrt(N) and nprobe 2 keep the true item among the top candidates as often as
+            # exhaustive search, at a small fraction of its cost (benchmarks/README.md).
             nlist = int(min(4096, max(64, np.sqrt(len(data)))))
             quantizer = faiss.IndexBinaryFlat(d)
             index = faiss.IndexBinaryIVF(quantizer, d, nlist)

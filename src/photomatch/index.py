@@ -12,15 +12,15 @@ Two structures answer queries:
   code each get a table of row positions sorted by substring value; a query probes every value
   within r_i flips of its own substring i, with sum(r_i + 1) > threshold, so by the pigeonhole
   principle no code within the threshold is missed; candidates are checked with a full
-  popcount distance. Measured 26x faster than FAISS's flat scan at 1e6 PDQ hashes, t = 31
-  (benchmarks/bench_index.py).
+  popcount distance. Far faster than the flat scan on large indexes (``benchmarks/bench_index.py``;
+  figures in ``benchmarks/README.md``).
 
-``method="auto"`` plans the substrings (how many, how wide, which radii) with a cost model of
-the query time under a memory budget (tables at most 2x the raw codes + ids, so the whole index
-stays within 3x), and uses them only when they look clearly faster than the flat scan: for
-256-bit codes at t = 31 from about 1e4 codes (measured: 3x the flat scan there). The tables are built at the first query (or
-by :meth:`HashIndex.build`); rows added later are scanned flat until they are worth a rebuild
-(more than 4096 and 1/32 of the tables); removed rows are tombstones until a quarter are dead.
+``method="auto"`` plans the substrings (how many, how wide, which radii) with a cost model of the
+query time under a memory budget (``_index_plan.py``: tables at most 2x the raw codes + ids) and
+uses them only when they look clearly faster than the flat scan, which ``bench_index.py``'s
+crossover test decides. The tables are built at the first query (or by :meth:`HashIndex.build`);
+rows added later are scanned flat until they are worth a rebuild (more than 4096 and 1/32 of the
+tables); removed rows are tombstones until a quarter are dead.
 
 >>> import numpy as np
 >>> from photomatch.index import HashIndex
@@ -104,7 +104,7 @@ def _as_ids(ids: Any, name: str = "ids") -> np.ndarray:
 
 
 def _has_duplicates(ids: np.ndarray) -> bool:
-    # A sort and a diff: np.unique takes 30 s on 1e7 ids with numpy 2.4 (hash-based path).
+    # A sort and a diff: np.unique's hash-based path (numpy >= 2.3) is far slower on large id arrays.
     s = np.sort(ids)
     return bool((s[1:] == s[:-1]).any())
 
@@ -245,8 +245,8 @@ class HashIndex:
     """An exact Hamming index of packed binary codes with int64 ids.
 
     ``bits`` is the code length (256 for PDQ, 64 for pHash; any positive multiple of 8 works).
-    ``method`` is ``"auto"`` (the FAISS flat scan for small indexes, multi-index hashing when a
-    cost model says it is at least twice as fast within the memory budget), ``"flat"`` or
+    ``method`` is ``"auto"`` (the flat scan for small indexes, multi-index hashing when the
+    cost model of ``_index_plan`` says it is clearly faster within the memory budget), ``"flat"`` or
     ``"mih"``. Results never depend on ``method``; only speed and memory do. ``threads`` caps the
     threads of a multi-index query batch (default: the CPU count, at most 8).
 

@@ -81,19 +81,11 @@ DECODE_SCALE = "photomatch_decode_scale"
 #: a decompression bomb does not. Change it per call with ``max_pixels=`` (``None`` = no limit).
 DEFAULT_MAX_PIXELS = 200_000_000
 
-#: Recommended ``draft_min_side`` for PDQ. ``python benchmarks/draft_drift.py`` on the 71 photos-dev
-#: JPEGs with long side >= 1000 px (Pillow 13.0, libjpeg-turbo 3.2; photomatch's kernels, whose
-#: exact hashes equal pdqhash 0.2.8's on all 71): drift of the fast path (``open_luma``: the luma
-#: plane at this draft, ``pdq_hash_gray``) against the exact hash of the full RGB decode is mean
-#: 0.96 / p99 4 / max 4 bits at 768 (targets: mean <= 3, p99 <= 8); 640 gives 1.24 / 7.2 / 10,
-#: 512 gives 1.49 / 8.6 / 10, 256 gives 6.5 / 15.2 / 18; the luma plane at full size alone 0.3 / 2 / 4
-#: (all 369 photos). Rules by decoded megapixels instead of the short side did no better (0.75 MP:
-#: 0.99 / 4 / 4, same decode time). With 768 the luma decode takes ~58% of the full RGB decode's CPU
-#: time (the RGB draft: 72%): entropy decoding, which no draft scale reduces, dominates.
+#: Recommended ``draft_min_side`` for PDQ: the smallest draft whose hash drift against the exact
+#: full decode meets the targets (mean <= 3, p99 <= 8 bits), as ``benchmarks/draft_drift.py``
+#: measures it (figures in ``benchmarks/README.md``).
 PDQ_DRAFT_MIN_SIDE = 768
-#: Recommended ``draft_min_side`` for pHash (same script; 32x32 Lanczos input is robust): with the
-#: luma plane, mean 0.17 / p99 2 / max 2 bits of 64 at 512, and 512 and every larger side measured
-#: stay within 2 bits (384 and 256 reach 4 bits on one image).
+#: Recommended ``draft_min_side`` for pHash (same script; its 32x32 Lanczos input is robust).
 PHASH_DRAFT_MIN_SIDE = 512
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray]

@@ -59,8 +59,7 @@ FEATURE_CANDIDATES = 4
 CAPTION_MARGIN = 0.2
 """Fraction of the query's height left out at the top and at the bottom when nothing
 matched and the query is verified again on its central band: meme captions there hold the
-strongest corners and take most of the keypoint budget (measured on photos-dev "text" copies:
-whole-query verification found 10-26 inliers, the band 110-290)."""
+strongest corners and take most of the keypoint budget (figures in benchmarks/README.md)."""
 
 
 @dataclass(frozen=True)

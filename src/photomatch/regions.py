@@ -1,72 +1,19 @@
 """Regions of an image worth hashing: borders trimmed, crops, photos inside screenshots and collages.
 
-Design note: the pipeline recommended to the Matcher
-----------------------------------------------------
-A whole-image PDQ hash survives only alterations that keep the frame (resize, JPEG, colour).
-Borders, crops, screenshots, collages and small rotations need either the query region that *is*
-the reported photo, or local features that ignore the frame. Recommended robust mode, per query:
-
-1. Whole-image PDQ (+ dihedral variants) at distance <= 31: stage "whole", as in fast mode.
-2. ``query_regions(q)`` (default at most 12 boxes, ~6 on average): whole, border-trimmed, and
-   candidate photo rectangles from (a) a recursive XY-cut on near-uniform rows/columns
-   (screenshots, framed photos, collages with gutters), (b) straight full-span seams (collages
-   without gutters), (c) Canny contours that are rectangles, (d) the 2x2 grid; each candidate is
-   trimmed again, near-duplicates (IoU > 0.9) dropped, largest first. Hash each region with PDQ and
-   search the index: distance <= 31 is a match, stage "region", box = the region. This needs no
-   picture of the reported image, so it also serves imported hash lists (a screenshot matches
-   the photo's plain PDQ hash; see tests/test_regions.py).
-3. Reported side, ``reported_regions(r)``: the whole image plus its border-trimmed box when the
-   reported image itself has borders. Centre crops and window grids were measured (see below):
-   they barely move crop recall for hash matching, so they are off by default (each costs an
-   index entry and a chance of a false match).
-4. Opt-in stored features (``photomatch.verify.extract_features``; ~20 KB per image, privacy
-   note in verify.py) enable two more things:
-   - verification of looser region hits (31 < distance <= 52): ``verify_region(q, box, f)``
-     (features of that region alone, so a small photo in a screenshot gets its own keypoints);
-   - retrieval: ``photomatch.features.FeatureIndex.search(extract_features(q), top=3)`` (ORB
-     descriptors of all reported images in a FAISS binary IVF; one vote per query descriptor),
-     then ``verify(qf, f)`` of those 3. This is what reaches crops of 50-90% and 5 degree
-     rotations: no affordable set of region hashes does (PDQ gave 0% on crop 90% here).
-   A verified match is stage "verified", box = ``Verification.box_in_query``, score = inliers.
-   The verifier counts inliers at distinct positions, requires their 2-D spread and a rotation
-   of at most 20 degrees: unrelated pairs top out at 8 such inliers (7257 pairs measured), the
-   threshold is 12, true crops/rotations give 60-200.
-
-Measured with ``python benchmarks/region_experiments.py --reported 50 --distractors 150
---filler 738`` (photos-dev, the quality benchmark's alterations, store of 788 items: 50 reported
-plus mirror images of every photo as non-matching fillers; recall %, false matches F counted over
-the 200 copies of each alteration; CPU ms on one thread, loaded machine):
-
-    alteration    whole  regions  regions+verify  retrieval+verify  combined
-    jpeg_q30       100     100        100              100            100
-    resize_0.5     100     100        100              100            100
-    crop_90          0       0         22              100            100
-    crop_70          0       0          0              100            100
-    crop_50          0       0          0              100            100
-    border           0     100        100              100            100
-    screenshot       0      94         94               66            100
-    collage          0      96        100               78            100
-    rotate_5         0       0          0               98             98
-    text            56      56         92               94             96
-    stretch_w1.3   100     100        100                0            100
-    false matches: 0 in every column (2200 copies: 11 alterations x 200 photos)
-
-"regions" = whole + ``query_regions`` hashes at <= 31 (hash-only store); "regions+verify" adds
-region hits at <= 52 confirmed by ``verify_region``; "retrieval+verify" = FeatureIndex top 3 +
-``verify``; "combined" = regions+verify or retrieval+verify (the recommended robust mode).
-CPU per query (one thread, 2-core machine shared with ~6 jobs, so pessimistic): query_regions
-13.4 ms, PDQ of ~6 regions 2.9 ms, ORB features 9.2 ms, IVF retrieval 5.7 ms (788 items, 394k
-descriptors; exhaustive search would be ~500 ms), verification 11.9 ms: ~43 ms plus decoding.
-Unrelated (query, candidate) pairs: <= 8 distinct-position inliers in 7257 pairs (threshold 12).
-
-Reported-side crops and windows (``--crops 0.95,0.85,0.7 --windows 3``, 13 hashes per image,
-30 reported/30 distractors): region-hash recall crop_90 0 -> 13%, crop_70 0 -> 3%, crop_50 0%,
-text 50 -> 63%; retrieval gives 100% on all three crops. Not worth 13x the index: off by default.
+A whole-image hash survives only alterations that keep the frame; borders, screenshots and
+collages need the query region that *is* the reported photo. ``query_regions`` proposes those
+boxes (whole, border-trimmed, and candidate photo rectangles from a recursive XY-cut on
+near-uniform rows/columns, full-span seams, rectangular contours and the 2x2 grid, each trimmed
+again, near-duplicates dropped, largest first); ``reported_regions`` gives the reported image and
+its border-trimmed box. Hashing a query region needs no picture of the reported image, so it also
+serves imported hash lists. How the matcher combines these hashes with verification and feature
+retrieval is in :mod:`photomatch.matcher`; what each stage recovers, and why reported-side crops
+and windows are off by default, is measured by ``benchmarks/region_experiments.py`` (figures in
+``benchmarks/README.md``).
 
 Known limits: aspect stretch is not a similarity (whole-image PDQ catches plain stretches, a
-stretched crop is missed); the verifier refuses rotations over 20 degrees (90-degree turns and
-mirrors are PDQ dihedral variants' job); a scene that is mirror-symmetric can verify against
-its own mirror image (measured: 4 of 369 photos-dev images).
+stretched crop is missed); the verifier refuses large rotations (90-degree turns and mirrors are
+the PDQ dihedral variants' job); a mirror-symmetric scene can verify against its own mirror image.
 
 Boxes are ``(x, y, w, h)`` integer tuples in pixels of the image passed in.
 """
