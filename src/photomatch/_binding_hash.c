@@ -51,26 +51,9 @@ static int get_pdq_input(PyObject *arg, int gray, Py_buffer *view) {
     return get_u8_buffer(arg, "rgb", 3, RGB_SHAPE, "(H, W, 3)", view);
 }
 
-static PyObject *pdq_one(PyObject *arg, int gray, pdq_one_fn kernel) {
-    Py_buffer view;
-    if (get_pdq_input(arg, gray, &view) < 0) return NULL;
-    size_t rows = (size_t)view.shape[0], cols = (size_t)view.shape[1];
-    float *scratch;
-    if (pdq_scratch(rows, cols, gray ? "gray" : "rgb", &scratch) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    uint8_t hash[PM_PDQ_BYTES];
-    int quality = 0;
-    Py_BEGIN_ALLOW_THREADS;
-    kernel((const uint8_t *)view.buf, rows, cols, scratch, hash, &quality);
-    Py_END_ALLOW_THREADS;
-    PyMem_RawFree(scratch);
-    PyBuffer_Release(&view);
-    return Py_BuildValue("(y#i)", (const char *)hash, (Py_ssize_t)PM_PDQ_BYTES, quality);
-}
-
-static PyObject *pdq_eight(PyObject *arg, int gray, pdq_eight_fn kernel) {
+/* Runs one PDQ kernel on an RGB or grey buffer (by `gray`): `one` gives a hash, else `eight` gives
+ * the eight dihedral ones. Returns (bytes, quality) or ((bytes x 8), quality). */
+static PyObject *pdq_run(PyObject *arg, int gray, pdq_one_fn one, pdq_eight_fn eight) {
     Py_buffer view;
     if (get_pdq_input(arg, gray, &view) < 0) return NULL;
     size_t rows = (size_t)view.shape[0], cols = (size_t)view.shape[1];
@@ -82,10 +65,14 @@ static PyObject *pdq_eight(PyObject *arg, int gray, pdq_eight_fn kernel) {
     uint8_t hashes[PM_PDQ_DIHEDRAL][PM_PDQ_BYTES];
     int quality = 0;
     Py_BEGIN_ALLOW_THREADS;
-    kernel((const uint8_t *)view.buf, rows, cols, scratch, hashes, &quality);
+    if (one != NULL)
+        one((const uint8_t *)view.buf, rows, cols, scratch, hashes[0], &quality);
+    else
+        eight((const uint8_t *)view.buf, rows, cols, scratch, hashes, &quality);
     Py_END_ALLOW_THREADS;
     PyMem_RawFree(scratch);
     PyBuffer_Release(&view);
+    if (one != NULL) return Py_BuildValue("(y#i)", (const char *)hashes[0], (Py_ssize_t)PM_PDQ_BYTES, quality);
     PyObject *tuple = PyTuple_New(PM_PDQ_DIHEDRAL);
     if (tuple == NULL) return NULL;
     for (int v = 0; v < PM_PDQ_DIHEDRAL; v++) {
@@ -99,15 +86,15 @@ static PyObject *pdq_eight(PyObject *arg, int gray, pdq_eight_fn kernel) {
     return Py_BuildValue("(Ni)", tuple, quality);
 }
 
-static PyObject *py_pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) { return pdq_one(arg, 0, pm_pdq_hash); }
+static PyObject *py_pdq_hash(PyObject *Py_UNUSED(module), PyObject *arg) { return pdq_run(arg, 0, pm_pdq_hash, NULL); }
 static PyObject *py_pdq_hash_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
-    return pdq_one(arg, 1, pm_pdq_hash_gray);
+    return pdq_run(arg, 1, pm_pdq_hash_gray, NULL);
 }
 static PyObject *py_pdq_dihedral(PyObject *Py_UNUSED(module), PyObject *arg) {
-    return pdq_eight(arg, 0, pm_pdq_dihedral);
+    return pdq_run(arg, 0, NULL, pm_pdq_dihedral);
 }
 static PyObject *py_pdq_dihedral_gray(PyObject *Py_UNUSED(module), PyObject *arg) {
-    return pdq_eight(arg, 1, pm_pdq_dihedral_gray);
+    return pdq_run(arg, 1, NULL, pm_pdq_dihedral_gray);
 }
 
 static PyObject *py_phash_bits(PyObject *Py_UNUSED(module), PyObject *arg) {

@@ -32,7 +32,7 @@ from .errors import PhotomatchError
 from .files import iter_image_paths
 from .hashing import HashResult, hash_files
 from .hashlists import export_hash_list, import_hash_list
-from .matcher import MODES, Matcher
+from .matcher import MODES, Match, MatchResult, Matcher
 from .scan import FloodGuard, Scan, ignore_path
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
@@ -178,8 +178,6 @@ def _match_on_ray(args: argparse.Namespace, paths: list[str]) -> Iterator[Any]:
         from . import ray as on_ray
     except ImportError:
         raise PhotomatchError("--ray needs Ray Data: pip install 'photomatch[ray]'") from None
-    from .matcher import Match, MatchResult
-
     on_ray.prepare_store(args.store)  # a missing store fails before a cluster starts
     # Ray's own progress bars and start-up lines would mix with ours on stderr.
     logging.getLogger("ray").setLevel(logging.ERROR)
