@@ -49,9 +49,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from .errors import DecodeError, PhotomatchError, run_item
 from . import algorithms
 from ._parallel import ordered_map
+from .errors import DecodeError, PhotomatchError, run_item
 from .hashing import Hash, hash_image
 from .matcher import Match, Matcher, MatchResult, check_match_options
 
