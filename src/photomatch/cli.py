@@ -29,6 +29,7 @@ from .algorithms import get as get_algorithm
 from .dedup import find_groups
 from .demo import run_demo
 from .errors import PhotomatchError
+from .evidence import ReportWriter, check_report
 from .files import iter_image_paths
 from .hashing import HashResult, hash_files
 from .hashlists import export_hash_list, import_hash_list
@@ -145,29 +146,69 @@ def cmd_match(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     errors = _Errors()
     with _open_matcher(args.store, create=False) as m, _open_ignore_list(args.store) as ignore:
+        report = _open_report(args, m.store) if args.report is not None else None  # before any work
         # On Ray the paths are gathered first (a dataset is built from the list); results come back in order.
         match_many = (lambda paths: _match_on_ray(args, list(paths))) if args.ray else None
         scan = Scan(m, ignore=ignore, flood=FloodGuard(args.flood_share, args.flood_min), on_problem=errors.problem,
                     on_error=errors.exception, progress=lambda it: progress(it, desc="matching"),
-                    match_many=match_many, mode=args.mode, threshold=args.threshold,
-                    phash_threshold=args.phash_threshold, workers=args.workers, exact=args.exact,
-                    dihedral=not args.no_dihedral)
+                    match_many=match_many, correspondences=report is not None, mode=args.mode,
+                    threshold=args.threshold, phash_threshold=args.phash_threshold, workers=args.workers,
+                    exact=args.exact, dihedral=not args.no_dihedral)
         records = scan.run(args.paths)
-    try:
-        for rec in records:
-            if args.json:
-                print(json.dumps(rec, ensure_ascii=False), flush=False)
-            else:
-                _print_match_table(rec)
-    finally:
-        records.close()
-    sys.stdout.flush()
-    summary = scan.summary
-    for line in summary.lines():
-        print(f"photomatch: {line}", file=sys.stderr)
+        try:
+            for rec in records:
+                if report is not None:
+                    report.add(rec)  # with the verified matches' correspondences, which stdout leaves out
+                    rec = _without_correspondences(rec)
+                if args.json:
+                    print(json.dumps(rec, ensure_ascii=False), flush=False)
+                else:
+                    _print_match_table(rec)
+        finally:
+            records.close()
+        sys.stdout.flush()
+        summary = scan.summary
+        for line in summary.lines():
+            print(f"photomatch: {line}", file=sys.stderr)
+        if report is not None:
+            page = report.finish(summary=summary.to_json())
+            print(f"photomatch: report: {page}\nphotomatch: manifest sha256: {report.manifest_sha256} (note it down "
+                  "apart from the folder: it vouches for the manifest)", file=sys.stderr)
     if errors.count:
         return EXIT_ERROR
     return EXIT_OK if summary.matched else EXIT_NO_MATCH
+
+
+def _without_correspondences(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record as ``match --json`` documents it (the report's copy has the correspondences)."""
+    out = dict(rec)
+    for key in ("matches", "ignored"):
+        if key in rec:
+            out[key] = [{k: v for k, v in m.items() if k != "correspondences"} for m in rec[key]]
+    return out
+
+
+def _open_report(args: argparse.Namespace, store: Any) -> ReportWriter:
+    parameters = {
+        "store": args.store, "inputs": list(args.paths), "mode": args.mode,
+        "threshold": PDQ.default_threshold if args.threshold is None else args.threshold,
+        "phash_threshold": PHASH.default_threshold if args.phash_threshold is None else args.phash_threshold,
+        "exact": args.exact, "dihedral": not args.no_dihedral, "workers": args.workers, "ray": args.ray,
+        "flood_share": args.flood_share, "flood_min": args.flood_min,
+        "ignore_list": os.path.exists(ignore_path(args.store)),
+    }
+    return ReportWriter(args.report, store=store, parameters=parameters, inputs=args.paths, workers=args.workers)
+
+
+def cmd_verify_report(args: argparse.Namespace) -> int:
+    differences = check_report(args.folder)
+    for d in differences:
+        print(d)
+    if differences:
+        print(f"photomatch: {args.folder}: {len(differences)} file(s) differ from the manifest", file=sys.stderr)
+        return EXIT_NO_MATCH
+    print(f"{args.folder}: every file matches the manifest", file=sys.stderr)
+    return EXIT_OK
 
 
 def _match_on_ray(args: argparse.Namespace, paths: list[str]) -> Iterator[Any]:
@@ -437,7 +478,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flag a reported item matching more than this share of the images read (default 0.05)")
     p.add_argument("--flood-min", type=_positive_int, default=100, metavar="N",
                    help="... once at least N images were read (default 100)")
+    p.add_argument("--report", metavar="DIR", default=None,
+                   help="also write an evidence report in DIR (a new or empty folder, made owner-only): "
+                        "report.html, matches.jsonl, matches.csv, the pictures and manifest.json")
     p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("verify-report", help="check a report folder against its manifest; exit 0 unchanged, "
+                                             "1 naming each changed, missing or added file")
+    p.add_argument("folder", metavar="DIR")
+    p.set_defaults(func=cmd_verify_report)
 
     p = sub.add_parser("ignore", help="add known-benign images to a store's ignore list (false alarms, logos)")
     p.add_argument("store", metavar="STORE")

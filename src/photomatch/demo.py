@@ -1,8 +1,8 @@
 """``photomatch demo``: an end-to-end run on sample photos, for a first look.
 
 It builds a store from a few "reported" photos, writes altered copies of them (resized,
-re-encoded, cropped, mirrored, letterboxed, inside a screenshot) next to unrelated photos, matches every query and prints what
-was found. The photos are scikit-image's bundled samples unless the user names a folder.
+re-encoded, cropped, mirrored, letterboxed, inside a screenshot) next to unrelated photos, matches every query, prints what
+was found and writes the evidence report of the run (``<out>/report/report.html``). The photos are scikit-image's bundled samples unless the user names a folder.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
+from .algorithms import PDQ
 from .errors import PhotomatchError
+from .evidence import ReportWriter
 from .files import iter_image_paths
 from .matcher import Matcher
 
@@ -115,6 +117,10 @@ def run_demo(*, out: str, images: str | None = None) -> int:
             ImageOps.exif_transpose(im).convert("RGB").save(q, quality=80)
             expected[str(q)] = None
 
+    report_dir = out_dir / "report"
+    if report_dir.exists():
+        shutil.rmtree(report_dir)
+
     print(f"photomatch demo: {len(reported)} reported photos, {len(expected)} query images in {queries}\n")
     with Matcher(store) as m:
         for i, src in enumerate(reported):
@@ -122,7 +128,11 @@ def run_demo(*, out: str, images: str | None = None) -> int:
             m.add([str(src)], label=f"report-{i + 1}:{src.stem}", features=True)
         found = missed = false = 0
         width = max(len(Path(q).name) for q in expected)
+        report = ReportWriter(report_dir, store=m.store, inputs=[str(queries)],
+                              parameters={"store": str(store), "inputs": [str(queries)], "mode": "robust",
+                                          "threshold": PDQ.default_threshold})
         for r in m.match_many(sorted(expected)):
+            report.add({"query": r.query, "matches": [x.to_json(correspondences=True) for x in r.matches]})
             want = expected[r.query]
             got = r.matches[0] if r.matches else None
             if got is None:
@@ -136,10 +146,12 @@ def run_demo(*, out: str, images: str | None = None) -> int:
             missed += int(want is not None and (got is None or got.label != want))
             false += int(want is None and got is not None)
             print(f"  {Path(r.query).name:<{width}}  {verdict}")
+        page = report.finish()
     n_copies = sum(1 for v in expected.values() if v)
     print(f"\nfound {found} of {n_copies} altered copies; {false} false matches among "
           f"{len(expected) - n_copies} unrelated photos. Store: {store}")
-    print(f"Try: photomatch match {store} {queries} --json", file=sys.stderr)
+    print(f"Evidence report (open it in a browser): {page.resolve()}")
+    print(f"Try: photomatch match {store} {queries} --json (or --report NEW_FOLDER)", file=sys.stderr)
     return 0 if missed == 0 and false == 0 else 1
 
 

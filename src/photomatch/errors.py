@@ -90,6 +90,18 @@ class FeatureFormatError(PhotomatchError, ValueError):
     """Serialised local features are malformed (wrong version, truncated, inconsistent sizes)."""
 
 
+class ReportError(PhotomatchError, ValueError):
+    """A report folder cannot be written or checked (not empty, no manifest, malformed manifest).
+
+    ``path`` names the folder or file and ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 def run_item(name: str, work: Callable[[], T]) -> tuple[T | None, PhotomatchError | None]:
     """One item of a batch: ``(result, None)``, or ``(None, error)`` so that a bad item never stops
     the batch (``hash_files``, ``Matcher.add_many``, ``Matcher.match_many``).

@@ -91,7 +91,8 @@ class Scan:
     ``matcher`` is an open :class:`photomatch.Matcher`; ``ignore`` the Matcher of its ignore list
     (or None); ``match_options`` go to ``Matcher.match_many`` (mode, threshold, workers, exact,
     dihedral), or to ``match_many(paths)`` when given (another engine, such as Ray, that yields
-    ``MatchResult``s in the order of the paths). ``on_problem`` is told of every input failure as it happens, ``on_error`` of every
+    ``MatchResult``s in the order of the paths). ``correspondences`` keeps verified matches'
+    inlier pairs in the records (for the evidence report). ``on_problem`` is told of every input failure as it happens, ``on_error`` of every
     query that could not be decoded, and ``progress`` may wrap the stream of results (a bar).
     """
 
@@ -101,8 +102,9 @@ class Scan:
                  on_error: Callable[[Exception], None] | None = None,
                  progress: Callable[[Iterator[Any]], Iterator[Any]] | None = None,
                  match_many: Callable[[Iterator[str]], Iterator[Any]] | None = None,
-                 **match_options: Any) -> None:
+                 correspondences: bool = False, **match_options: Any) -> None:
         self.matcher, self.ignore = matcher, ignore
+        self.correspondences = correspondences
         self.flood = flood or FloodGuard()
         self.summary = summary or ScanSummary()
         self.on_error = on_error
@@ -156,7 +158,8 @@ class Scan:
 
     def _record(self, item: QueryItem, r: Any) -> dict[str, Any]:
         s = self.summary
-        rec: dict[str, Any] = {"query": r.query, "matches": [m.to_json() for m in r.matches]}
+        rec: dict[str, Any] = {"query": r.query,
+                               "matches": [m.to_json(correspondences=self.correspondences) for m in r.matches]}
         if not r.ok:
             s.decode_errors += 1
             rec["error"] = str(r.error)
