@@ -23,6 +23,8 @@ from photomatch import Matcher, ReportError
 from photomatch.cli import main
 from photomatch.evidence import ReportWriter, check_report
 from photomatch.evidence.records import neutralise
+from photomatch.sources import ScanSummary
+from photomatch.sources.summary import NOT_READ, Problem
 
 
 @pytest.fixture(scope="module")
@@ -208,13 +210,15 @@ def message_report(case, tmp_path_factory):
             if name == "second-screenshot.jpg":
                 for x in line["matches"]:
                     x["flood"] = True
-            if name == "unrelated-602.jpg":
-                line["matches"].append({"id": case.items["shown"], "label": "case-17", "distance": 20, "algo": "pdq",
-                                        "stage": "whole", "ignored": "app logo, benign"})
+            if name == "unrelated-602.jpg":  # as the scan moves a match of an ignore-list picture
+                line["ignored"] = [{"id": case.items["shown"], "label": "case-17", "distance": 20, "algo": "pdq",
+                                    "stage": "whole", "ignored_by": {"id": 1, "reason": "app logo, benign"}}]
         w = ReportWriter(folder, store=m.store, parameters={"mode": "robust", "threshold": 31}, inputs=[str(case.scan)])
         for line in lines:
             w.add(line)
-        page = w.finish(summary={"messages": 12, "media": 9, "not read": [{"message": 7, "reason": "video"}]})
+        summary = ScanSummary(messages=12, messages_with_media=9, media=9)
+        summary.problem(Problem(NOT_READ, "video", path="video_files/v.mp4", chat="Another chat", message_id=7))
+        page = w.finish(summary=summary.to_json())
     return folder, page.read_text(encoding="utf-8")
 
 
@@ -281,8 +285,10 @@ def test_flood_ignored_and_run_summary_are_shown(case, message_report):
     assert "unrelated-602.jpg" in ignored and "app logo, benign" in ignored
     with open(folder / "matches.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert [r["reason"] for r in rows if r["ignored"] == "true"] == ["app logo, benign"]
-    assert "<h2>Run summary</h2>" in html and "video" in html
+    assert [r["reason"] for r in rows if r["ignored"] == "true"] == ["app logo, benign (ignore-list item #1)"]
+    not_read = html.split("<h2>Not read (1)</h2>")[1].split("<h2>")[0]
+    assert "Another chat" in not_read and "<td>7</td>" in not_read and "video_files/v.mp4" in not_read
+    assert "<b>12</b><span>messages read</span>" in html
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(message_report):
@@ -312,3 +318,45 @@ def test_demo_writes_a_report(tmp_path, capsys):
     assert f"Evidence report (open it in a browser): {page.resolve()}" in out
     assert check_report(str(tmp_path / "report")) == []
     assert page.read_text().count('<article class="card"') == 32
+
+
+# --- a Telegram export, end to end through the CLI -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def export_store(tmp_path_factory):
+    import telegram_exports as tx
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("tx")
+    store = root / "reports.db"
+    with Matcher(store) as m:
+        for i, rgb in enumerate(tx.reported_photos()):
+            Image.fromarray(rgb).save(root / f"reported-{i}.png")
+            m.add([root / f"reported-{i}.png"], label=f"report-{i}", features=True)
+    return store
+
+
+@pytest.mark.parametrize("fmt", ["html", "json"])
+def test_export_report_finds_every_message_with_its_context(export_store, tmp_path, capsys, fmt):
+    import telegram_exports as tx
+
+    truth = tx.make_export(tmp_path / "export", fmt=fmt, account=fmt == "json")
+    folder = tmp_path / "report"
+    assert main(["match", str(export_store), str(truth.root), "--report", str(folder), "--workers", "2"]) == 2
+    capsys.readouterr()
+    lines = _jsonl(folder)
+    assert {(x["message"]["chat"], x["message"]["id"], m["label"]) for x in lines for m in x["matches"]} == \
+        {(h.chat, h.message_id, f"report-{h.reported}") for h in truth.hits}
+    for x in lines:
+        assert x["sha256"] == _sha(Path(x["query"]))
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert html.count('<article class="card"') == len(truth.hits)
+    for h in truth.hits:  # each card names its chat and message
+        assert f"{h.chat} · message {h.message_id}" in html.replace("&#x27;", "'").replace("&quot;", '"')
+    not_read = html.split("<h2>Not read (")[1].split("<h2>")[0]
+    assert "not read (videos)" in not_read and "refused: path outside the export" in not_read
+    # every image of the export is in the manifest; the file the escapes aim at is not
+    scanned = {s["path"] for s in json.loads((folder / "manifest.json").read_text())["scanned"]}
+    assert {x["query"] for x in lines} <= scanned and str(truth.outside) not in scanned
+    assert main(["verify-report", str(folder)]) == 0

@@ -394,8 +394,9 @@ _PROBLEMS = {  # the scan summary's problem kinds, as the page names them
     "not_read": "not read (videos)",
 }
 # summary keys shown elsewhere on the page (counts, settings, store, times) or in the sections below
-_SHOWN = {"started", "finished", "messages", "media", "read", "decode_errors", "matched", "matches", "ignored",
-          "counts", "reasons", "problems", "flooded", "store", "parameters", "sources"}
+_SHOWN = {"started", "finished", "messages", "media", "images", "read", "decode_errors", "matched", "matches",
+          "ignored", "counts", "reasons", "problems", "problems_truncated", "flooded", "store", "parameters",
+          "sources"}
 
 
 def _summary_sections(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
