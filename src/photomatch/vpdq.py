@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _native_hash
 from ._accel import kernels
+from ._codes import hamming
 from .errors import DecodeError, HashFormatError
 from .hashing import Hash
 from .video import DEFAULT_MAX_DURATION, DEFAULT_MAX_FRAME_PIXELS, VideoReader, VideoSource
@@ -230,8 +231,7 @@ def match_percentages(query: Sequence[bytes], compared: Sequence[bytes], *,
     b = np.frombuffer(b"".join(compared), np.uint8).reshape(-1, 32)
     close = np.zeros((len(a), len(b)), bool)
     for i in range(0, len(a), 256):  # blocks keep the (n, m, 32) xor small
-        block = np.unpackbits(a[i : i + 256, None, :] ^ b[None, :, :], axis=2).sum(axis=2)
-        close[i : i + 256] = block <= distance
+        close[i : i + 256] = hamming(a[i : i + 256, None, :], b[None, :, :]) <= distance
     return 100.0 * float(close.any(axis=1).mean()), 100.0 * float(close.any(axis=0).mean())
 
 
