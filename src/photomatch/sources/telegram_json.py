@@ -15,8 +15,10 @@ the file was not exported), ``file`` with ``media_type`` (``sticker``, ``animati
 ``video_file``, ``video_message``, ``voice_message``, ``audio_file``; absent for documents) and
 ``mime_type``, and ``thumbnail`` (of videos and files).
 
-The file is read with ijson's event parser, one message object at a time, so memory stays
-bounded whatever the size of the export; a malformed message is reported by its id (or its
+The file is read with ijson, one message object at a time, so memory stays bounded whatever the
+size of the export (a single chat's messages are built by ijson's C backend; an account's are
+built from the parser's events, since each chat's fields must be seen as they go by: about three
+times slower); a malformed message is reported by its id (or its
 position) and skipped; malformed or truncated JSON ends that export, reported after the last
 message read, and everything read before it stands.
 """
@@ -34,8 +36,7 @@ from .summary import MALFORMED, UNREADABLE, Problem, ScanSummary
 from .telegram import Chat, ExportReader, Media, Message, iso_date
 
 # Where messages sit: a single chat's "messages", or each chat's in the account's two lists.
-_MESSAGES = {"messages.item": "", "chats.list.item.messages.item": "chats.list.item.",
-             "left_chats.list.item.messages.item": "left_chats.list.item."}
+_MESSAGES = frozenset({"chats.list.item.messages.item", "left_chats.list.item.messages.item"})
 _CHAT_STARTS = {"chats.list.item", "left_chats.list.item"}
 _CHAT_FIELDS = {"name", "type", "id"}
 
@@ -53,46 +54,88 @@ def read_json_export(result_json: str, summary: ScanSummary) -> Iterator[QueryIt
     except OSError as e:
         summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=result_json, source=root))
         return
+    with f:
+        try:
+            single = _single_chat_header(f)
+        except (ijson.JSONError, ValueError, UnicodeDecodeError, OSError):
+            single = None  # the full read below reports the damage where it is
+        f.seek(0)
+        if single is not None:  # the common case: C-built message objects, no per-event Python
+            source["chats"] = 1
+            yield from _read(f, ijson.items(f, "messages.item", use_float=True), single, reader, result_json)
+        else:
+            yield from _read_events(f, reader, result_json, source)
+
+
+def _single_chat_header(f: Any) -> Chat | None:
+    """The chat of a single-chat export (its fields precede ``messages``), or None for an account."""
+    chat = Chat()
+    for prefix, event, value in ijson.parse(f, use_float=True):
+        if prefix in _CHAT_FIELDS:
+            _chat_field(chat, prefix, event, value)
+        elif prefix == "messages" and event == "start_array":
+            return chat
+        elif prefix in ("chats", "left_chats"):
+            return None
+    return None
+
+
+def _read(f: Any, messages: Iterator[Any], chat: Chat, reader: ExportReader, path: str) -> Iterator[QueryItem]:
+    """Items of a single chat's messages (objects built by ijson)."""
+    last_id: int | None = None
+    position = 0
+    try:
+        for obj in messages:
+            position += 1
+            msg = _message(obj, chat, reader, path, position)
+            if msg is not None:
+                last_id = msg.id
+                yield from reader.items(chat, msg)
+    except (ijson.JSONError, ValueError, UnicodeDecodeError, OSError) as e:
+        _damaged(e, last_id, chat, reader, path)
+
+
+def _read_events(f: Any, reader: ExportReader, path: str, source: dict[str, Any]) -> Iterator[QueryItem]:
+    """Items of an account export: chats follow one another, so the parser's events are watched
+    for each chat's fields and each message object is built from its events."""
     chat = Chat()
     last_id: int | None = None
     position = 0
-    with f:
-        events = ijson.parse(f, use_float=True)
-        try:
-            for prefix, event, value in events:
-                if prefix in _MESSAGES and event == "start_map":
-                    position += 1
-                    obj = _build(events)
-                    msg = _message(obj, chat, reader, result_json, position)
-                    if msg is not None:
-                        last_id = msg.id
-                        yield from reader.items(chat, msg)
-                elif event == "start_map" and prefix in _CHAT_STARTS:
-                    chat = Chat()
-                    source["chats"] += 1
-                elif prefix in _CHAT_FIELDS or prefix.rpartition(".")[0] in _CHAT_STARTS:
-                    _chat_field(chat, prefix.rpartition(".")[2], event, value, source)
-                elif prefix in _MESSAGES and event != "end_array" and event != "start_array":
-                    position += 1  # a message that is not an object
-                    summary.problem(Problem(MALFORMED, f"message #{position} is not an object", path=result_json,
-                                            source=root, chat=chat.name, chat_id=chat.id))
-        except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
-            after = f"after message {last_id}" if last_id is not None else "before any message"
-            summary.problem(Problem(MALFORMED, f"malformed or truncated JSON {after}: {e}", path=result_json,
-                                    source=root, chat=chat.name, chat_id=chat.id))
-        except OSError as e:
-            summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=result_json, source=root))
+    events = ijson.parse(f, use_float=True)
+    try:
+        for prefix, event, value in events:
+            if prefix in _MESSAGES and event == "start_map":
+                position += 1
+                msg = _message(_build(events), chat, reader, path, position)
+                if msg is not None:
+                    last_id = msg.id
+                    yield from reader.items(chat, msg)
+            elif event == "start_map" and prefix in _CHAT_STARTS:
+                chat = Chat()
+                source["chats"] += 1
+            elif prefix.rpartition(".")[0] in _CHAT_STARTS:
+                _chat_field(chat, prefix.rpartition(".")[2], event, value)
+            elif prefix in _MESSAGES and event not in ("start_array", "end_array"):
+                position += 1  # a message that is not an object
+                _message(value, chat, reader, path, position)
+    except (ijson.JSONError, ValueError, UnicodeDecodeError, OSError) as e:
+        _damaged(e, last_id, chat, reader, path)
 
 
-def _chat_field(chat: Chat, key: str, event: str, value: Any, source: dict[str, Any]) -> None:
-    if key not in _CHAT_FIELDS:
+def _damaged(e: Exception, last_id: int | None, chat: Chat, reader: ExportReader, path: str) -> None:
+    if isinstance(e, OSError):
+        reader.summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=path, source=reader.root))
         return
+    after = f"after message {last_id}" if last_id is not None else "before any message"
+    reader.summary.problem(Problem(MALFORMED, f"malformed or truncated JSON {after}: {e}", path=path,
+                                   source=reader.root, chat=chat.name, chat_id=chat.id))
+
+
+def _chat_field(chat: Chat, key: str, event: str, value: Any) -> None:
     if key == "id" and event == "number":
         chat.id = int(value)
     elif key in ("name", "type") and event == "string":
         setattr(chat, key, value)
-    if source["chats"] == 0:
-        source["chats"] = 1  # a single-chat export
 
 
 def _build(events: Iterator[tuple[str, str, Any]]) -> Any:
@@ -111,13 +154,19 @@ def _build(events: Iterator[tuple[str, str, Any]]) -> Any:
     return builder.value
 
 
-def _message(obj: dict[str, Any], chat: Chat, reader: ExportReader, path: str, position: int) -> Message | None:
+def _message(obj: Any, chat: Chat, reader: ExportReader, path: str, position: int) -> Message | None:
+    if not isinstance(obj, dict):
+        reader.summary.problem(Problem(MALFORMED, f"message #{position} is not an object", path=path,
+                                       source=reader.root, chat=chat.name, chat_id=chat.id))
+        return None
     mid = obj.get("id")
     if not isinstance(mid, (int, float)) or isinstance(mid, bool) or int(mid) != mid:
         reader.summary.problem(Problem(MALFORMED, f"message #{position} has no valid id", path=path,
                                        source=reader.root, chat=chat.name, chat_id=chat.id))
         return None
     mid = int(mid)
+    if not any(key in obj for key in _MEDIA_FIELDS):
+        return Message(id=mid)  # counted; its context is only needed for media
     msg = Message(
         id=mid,
         date=iso_date(_str(obj.get("date")), obj.get("date_unixtime")),
