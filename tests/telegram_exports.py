@@ -8,7 +8,7 @@ chat, or ``export_results.html`` with ``chats/chat_NN/messages.html``; media in 
 
 The chats hold what an investigator meets: service messages, plain text, copies of reported
 photos as a messenger recompresses them (longest side 1280 px, JPEG quality 87), a screenshot of
-one, a forward, an edited message, a document without an extension, a video with its thumbnail,
+one, a forward, an edited message, a document without an extension, a video (frames of a reported photo) with its thumbnail,
 an animation (GIF sent as MP4), a sticker, a PDF, unrelated photos, files left out of the export
 (placeholders), a file that is missing, a path that climbs out of the export and a symbolic link
 that leads out of it (both aimed at a copy of a reported photo, so that reading them would show).
@@ -71,11 +71,20 @@ def screenshot(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def fake_mp4(seconds: int = 1) -> bytes:
-    """An MP4 container head (ftyp + an empty mdat): what the scan must take for a video."""
-    ftyp = (24).to_bytes(4, "big") + b"ftypisom" + (512).to_bytes(4, "big") + b"isomiso2"
-    body = b"\0" * (1000 * seconds)
-    return ftyp + (8 + len(body)).to_bytes(4, "big") + b"mdat" + body
+def mp4(rgb: np.ndarray, frames: int = 10) -> bytes:
+    """A real MP4 (MPEG-4 Part 2, 10 fps, 320 x 240) whose frames show ``rgb``, slowly brightening."""
+    import av  # a base dependency since video decoding landed
+
+    small = np.asarray(Image.fromarray(rgb).resize((320, 240), Image.Resampling.BILINEAR), dtype=np.int16)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(frames):
+            frame = np.clip(small + 2 * i, 0, 255).astype(np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return buf.getvalue()
 
 
 def webp(rgb: np.ndarray) -> bytes:
@@ -163,7 +172,7 @@ def _chats() -> list[ChatSpec]:
         "photos/photo_3@14-03-2025_09-40-00.jpg": recompressed(reported[1]),
         "photos/photo_4@14-03-2025_10-02-00.jpg": screenshot(reported[2]),
         "files/IMG_0042": recompressed(reported[3], longest=2000, quality=92),
-        "video_files/clip.mp4": fake_mp4(),
+        "video_files/clip.mp4": mp4(reported[1]),
         "video_files/clip.mp4_thumb.jpg": recompressed(reported[1], longest=320, quality=80),
         "stickers/sticker.webp": webp(other[1]),
         "files/report.pdf": b"%PDF-1.4\n% not a picture\n",
@@ -200,7 +209,7 @@ def _chats() -> list[ChatSpec]:
     b_files = {
         "photos/photo_1@20-03-2025_21-15-00.jpg": recompressed(reported[0], quality=85),
         "photos/photo_2@20-03-2025_21-16-00.jpg": recompressed(other[2]),
-        "animations/anim.mp4": fake_mp4(),
+        "animations/anim.mp4": mp4(other[3], frames=5),
         "animations/anim.mp4_thumb.jpg": recompressed(other[3], longest=320),
     }
     t1 = dt.datetime(2025, 3, 20, 21, 15, 0, tzinfo=TZ)

@@ -175,7 +175,7 @@ def test_plain_folder_by_content(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "doc").write_bytes(b"%PDF-1.7\n")
     (tmp_path / "empty").write_bytes(b"")
-    (tmp_path / "clip").write_bytes(tx.fake_mp4())
+    (tmp_path / "clip").write_bytes(tx.mp4(rgb, frames=2))
     (tmp_path / "sub").mkdir()
     Image.fromarray(rgb).save(tmp_path / "sub" / "x", "WEBP")
     s = ScanSummary()
