@@ -1,8 +1,8 @@
 """Scanning a Telegram Desktop export: media/s and peak memory, and the JSON reader alone.
 
-    python benchmarks/bench_export.py                    # 5,000 media vs 1,000 reported items (robust, 2 threads)
-    python benchmarks/bench_export.py --media 500        # a quicker look
-    python benchmarks/bench_export.py --parse-only       # only the reader: messages/s, memory on a large result.json
+    python -m benchmarks.bench_export                    # 5,000 media vs 1,000 reported items (robust, 2 threads)
+    python -m benchmarks.bench_export --media 500        # a quicker look
+    python -m benchmarks.bench_export --parse-only       # only the reader: messages/s, memory on a large result.json
 
 Everything is generated here, deterministically, under ``--work`` (kept between runs: the store
 and the export are reused when present). The store holds 1,000 reported pictures (640 x 480,
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scan_data import generated  # the pictures of the other end-to-end benchmarks (benchmarks/ is on sys.path)
+from .scan_data import generated  # the pictures of the other end-to-end benchmarks
 
 REPORTED = 1000
 COPY_SHARE = 0.04
