@@ -2,7 +2,16 @@
 
     python benchmarks/bench_memory.py              # every case; prints a table; exit 1 if a bound is broken
     python benchmarks/bench_memory.py --quick      # 2,000 images in the leak check, no 48 MP PNG
-    python benchmarks/bench_memory.py --worst      # also a 196 MP PNG, just under DEFAULT_MAX_PIXELS (~4 GB)
+    python benchmarks/bench_memory.py --worst      # also a 196 MP PNG, just under DEFAULT_MAX_PIXELS (refused)
+    python benchmarks/bench_memory.py --hostile    # only the ceilings table below (several minutes)
+
+The ceilings table (``--hostile``, also part of the default run) takes the worst *accepted* input of
+each class of hostile input (issue 9: JPEG scan bombs, deep and wide pixel formats, extreme aspect
+ratios; each sized to just fit ``loading.DEFAULT_MAX_BYTES``) and the refused neighbours, and runs
+each through the fast path (``hash_files``, PDQ) and robust matching (``match_many`` against a store
+with local features), with 1 worker on one copy and 2 workers on two copies. Peak memory above the
+baseline and wall time are checked against the documented ceilings: no single image over 10 s or
+1 GB on the fast path, 2 GB in robust mode.
 
 Each case runs in a fresh child process, so one case's high-water mark can't hide another's.
 The child imports photomatch and hashes a tiny image first (plugins and kernels loaded), reads
@@ -39,6 +48,8 @@ from pathlib import Path
 GIANT_BYTES_PER_PIXEL = 16.0  # bound on peak RSS above baseline, per decoded pixel
 BOMB_MB = 16.0  # bound on peak RSS above baseline for a refused bomb
 LEAK_MB = 8.0  # bound on RSS growth from image 1,000 to image 10,000
+CEILING_S = 10.0  # per image, any accepted format
+CEILING_MIB = {"fast": 1e9 / 2**20, "robust": 2e9 / 2**20}  # 1 GB and 2 GB (10**9 bytes), in MiB like the rest
 GIANT_SIZE = (8000, 6000)  # 48 MP: a big phone photo / stitched panorama
 WORST_SIZE = (14000, 14000)  # 196 MP: just under loading.DEFAULT_MAX_PIXELS (200 MP)
 
@@ -50,15 +61,18 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def png_streamed(path: Path, width: int, height: int, row: bytes | None = None) -> None:
-    """An RGB PNG of ``height`` identical rows, compressed row by row (never held whole in memory).
+def png_streamed(path: Path, width: int, height: int, row: bytes | None = None, *, depth: int = 8,
+                 colour: int = 2) -> None:
+    """A PNG of ``height`` identical rows (RGB 8-bit by default; ``colour=0, depth=16``: 16-bit
+    grey), compressed row by row (never held whole in memory).
 
     With all-zero rows this is a real decompression bomb: every declared pixel is in the data.
     """
-    row = row if row is not None else bytes(3 * width)
+    row = row if row is not None else bytes((3 if colour == 2 else 1) * depth // 8 * width)
     comp = zlib.compressobj(9)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+        f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr))
         line = b"\0" + row
         pending = bytearray()
         for _ in range(height):
@@ -218,6 +232,126 @@ def child_leak(n: int, folder: str) -> dict:
     return {"marks": marks, "seconds": time.perf_counter() - t0}
 
 
+# --- ceilings: the worst accepted input of each hostile class (issue 9) ---------------------------
+
+
+def _gray16_row(width: int) -> bytes:
+    return b"".join(((i * 65535) // max(1, width - 1)).to_bytes(2, "big") for i in range(width))
+
+
+def _gradient_row(width: int) -> bytes:
+    return bytes(range(256)) * (3 * width // 256) + bytes(3 * width % 256)
+
+
+def _largest_side(bytes_per_pixel: int) -> int:
+    """The side of the largest square image of this stored depth that loading's budget accepts."""
+    from photomatch import loading
+
+    side = int((loading.DEFAULT_MAX_BYTES / (bytes_per_pixel + 3)) ** 0.5)
+    while loading._decode_cost_of((side, side), bytes_per_pixel) > loading.DEFAULT_MAX_BYTES:
+        side -= 1
+    return side
+
+
+def make_hostile_inputs(folder: Path) -> list[tuple[str, str, str]]:
+    """(class, description, path) of the worst accepted inputs and of their refused neighbours."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import numpy as np
+    from PIL import Image
+
+    import badinputs
+    from photomatch import loading
+
+    out: list[tuple[str, str, str]] = []
+
+    def add(cls: str, what: str, name: str, data: bytes | None = None) -> Path:
+        p = folder / name
+        if data is not None:
+            p.write_bytes(data)
+        out.append((cls, what, str(p)))
+        return p
+
+    # Scan bombs: the most scans accepted, at the largest progressive JPEG the fast path accepts.
+    side = 14000
+    add("JPEG scans", f"progressive JPEG {side}x{side}, {loading.MAX_JPEG_SCANS} scans (limit)", "scans_max.jpg",
+        badinputs.jpeg_scan_bomb(side, side, loading.MAX_JPEG_SCANS))
+    add("JPEG scans", "progressive JPEG 2000x2000, 1000 scans (refused)", "scans_bomb.jpg",
+        badinputs.jpeg_scan_bomb(2000, 2000, 1000))
+    # Deep formats: 16-bit grey and float at the largest side the budget accepts.
+    s16 = _largest_side(2)
+    png_streamed(folder / "gray16_max.png", s16, s16, _gray16_row(s16), depth=16, colour=0)
+    out.append(("deep pixels", f"16-bit grey PNG {s16}x{s16} ({s16 * s16 / 1e6:.0f} MP)", str(folder / "gray16_max.png")))
+    png_streamed(folder / "gray16_14000.png", 14000, 14000, _gray16_row(14000), depth=16, colour=0)
+    out.append(("deep pixels", "16-bit grey PNG 14000x14000 (refused)", str(folder / "gray16_14000.png")))
+    sf = _largest_side(4)
+    y = np.linspace(0.0, 1.0, sf, dtype=np.float32)
+    Image.fromarray(np.broadcast_to(y[None, :], (sf, sf)).copy(), "F").save(folder / "float_max.tif")
+    out.append(("deep pixels", f"float TIFF {sf}x{sf} ({sf * sf / 1e6:.0f} MP)", str(folder / "float_max.tif")))
+    png_streamed(folder / "rgb_max.png", sf, sf, row=_gradient_row(sf))
+    out.append(("wide pixels", f"RGB PNG {sf}x{sf} ({sf * sf / 1e6:.0f} MP)", str(folder / "rgb_max.png")))
+    # Extreme aspect ratios: the longest 1-pixel-high and 4-pixel-high images accepted.
+    for rows in (1, 4):
+        w = 10
+        while loading._decode_cost_of((w * 2, rows), 4) <= loading.DEFAULT_MAX_BYTES:
+            w *= 2
+        while loading._decode_cost_of((w + 100_000, rows), 4) <= loading.DEFAULT_MAX_BYTES:
+            w += 100_000
+        png_streamed(folder / f"wide_{rows}.png", w, rows, row=_gradient_row(w))
+        out.append(("aspect ratio", f"RGB PNG {w}x{rows}", str(folder / f"wide_{rows}.png")))
+    png_streamed(folder / "wide_refused.png", 199_999_999, 1, row=bytes(3 * 199_999_999))
+    out.append(("aspect ratio", "RGB PNG 199999999x1 (refused)", str(folder / "wide_refused.png")))
+    # Special files in place of an image: refused at once.
+    os.mkfifo(folder / "fifo.jpg")
+    out.append(("special file", "FIFO named .jpg", str(folder / "fifo.jpg")))
+    os.symlink("/dev/zero", folder / "zero.jpg")
+    out.append(("special file", "link to /dev/zero named .jpg", str(folder / "zero.jpg")))
+    return out
+
+
+def child_batch(path: str, mode: str, workers: int) -> dict:
+    """Peak and time of one batch: ``workers`` copies of ``path`` on ``workers`` threads."""
+    import numpy as np
+    from PIL import Image
+
+    pm = _warm_up()
+    paths = [path] * workers
+    if mode == "robust":
+        store_dir = tempfile.mkdtemp(prefix="bench_memory_store_")
+        y, x = np.mgrid[0:240, 0:320]
+        photo = np.stack([128 + 100 * np.sin(x / 9) * np.cos(y / 13), x * 0.7, 255 - y], -1).astype(np.uint8)
+        matcher = pm.Matcher(os.path.join(store_dir, "s.db"))
+        matcher.add([photo, np.ascontiguousarray(photo[::-1])], features=True)
+        list(matcher.match_many([photo], workers=1))  # features loaded, index built
+        Image.fromarray(photo).save(os.path.join(store_dir, "warm.png"))
+    base = _maxrss_mb()
+    t0 = time.perf_counter()
+    if mode == "robust":
+        results = list(matcher.match_many(paths, mode="robust", workers=workers))
+        outcome = [("ok" if r.ok else type(r.error).__name__) for r in results]
+    else:
+        results = list(pm.hash_files(paths, "pdq", workers=workers))
+        outcome = [("ok" if r.ok else type(r.error).__name__) for r in results]
+    seconds = time.perf_counter() - t0
+    return {"baseline_mb": base, "peak_mb": _maxrss_mb(), "seconds": seconds, "outcome": outcome}
+
+
+def run_ceilings(folder: Path, failures: list[str]) -> None:
+    cases = make_hostile_inputs(folder)
+    print(f"\n{'class':13s} {'input':44s} {'path':6s} {'workers':>7s} {'outcome':18s} {'peak-base MiB':>13s} "
+          f"{'ceiling':>8s} {'s':>6s}")
+    for cls, what, path in cases:
+        for mode in ("fast", "robust"):
+            for workers in (1, 2):
+                r = _run_child("batch", path, mode, str(workers))
+                extra = r["peak_mb"] - r["baseline_mb"]
+                outcome = ",".join(sorted(set(r["outcome"])))
+                ceiling = CEILING_MIB[mode] * workers  # two images in flight may each take their ceiling
+                print(f"{cls:13s} {what:44s} {mode:6s} {workers:7d} {outcome:18s} {extra:13.0f} {ceiling:8.0f} "
+                      f"{r['seconds']:6.2f}")
+                if extra > ceiling or r["seconds"] > CEILING_S * workers:
+                    failures.append(f"{what}, {mode}, {workers} worker(s): {extra:.0f} MiB, {r['seconds']:.1f} s")
+
+
 # --- parent side --------------------------------------------------------------------------------
 
 
@@ -232,15 +366,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 images in the leak check; no giant PNG")
     parser.add_argument("--worst", action="store_true", help="also a 196 MP PNG, just under the default limit")
+    parser.add_argument("--hostile", action="store_true", help="only the ceilings table (worst accepted inputs)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        result = child_leak(int(rest[0]), rest[1]) if kind == "leak" else child_case(rest[0], rest[1], kind == "trace")
+        if kind == "batch":
+            result = child_batch(rest[0], rest[1], int(rest[2]))
+        elif kind == "leak":
+            result = child_leak(int(rest[0]), rest[1])
+        else:
+            result = child_case(rest[0], rest[1], kind == "trace")
         print(json.dumps(result))
         return 0
 
-    failures = []
+    failures: list[str] = []
+    if args.hostile:
+        with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+            run_ceilings(Path(tmp), failures)
+        for f in failures:
+            print(f"CEILING EXCEEDED: {f}")
+        return 1 if failures else 0
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         cases = make_inputs(Path(tmp), quick=args.quick, worst=args.worst)
         print(f"{'case':52s} {'outcome':32s} {'peak-base MB':>12s} {'B/pixel':>8s} {'traced MB':>9s} {'s':>6s}")
@@ -267,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             if growth > LEAK_MB:
                 failures.append(f"leak check ({what}): RSS grew {growth:.1f} MB after warm-up")
         print(f"leak check took {leak['seconds']:.0f} s")
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+        run_ceilings(Path(tmp), failures)
     for f in failures:
         print(f"BOUND EXCEEDED: {f}")
     return 1 if failures else 0

@@ -34,6 +34,7 @@ PALETTE_INDICES = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
 N_GIF_FRAMES = 120
 BOMB_SIDE = 100_000  # the PNG bomb declares BOMB_SIDE x BOMB_SIDE in a file of a few dozen bytes
 WIDE = 100_000
+SCAN_BOMB_SCANS = 1000
 
 UNREADABLE_NAME = "unreadable.jpg"
 
@@ -80,6 +81,46 @@ def gif_frame_outside_screen(screen: int, frame: int) -> bytes:
     return head + desc + b";"
 
 
+def jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(marker, start, end) of each segment of a JPEG; a scan (SOS) spans its entropy-coded data.
+
+    An independent, deliberately simple walker (the oracle for ``loading.jpeg_scan_count``).
+    """
+    out = []
+    i = 2
+    while i + 4 <= len(data):
+        marker = data[i + 1]
+        if marker == 0xD9:
+            out.append((marker, i, i + 2))
+            break
+        j = i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:
+            while True:
+                j = data.index(b"\xff", j)
+                if data[j + 1] == 0 or 0xD0 <= data[j + 1] <= 0xD7:
+                    j += 2
+                    continue
+                break
+        out.append((marker, i, j))
+        i = j
+    return out
+
+
+def jpeg_scan_bomb(width: int, height: int, scans: int) -> bytes:
+    """A progressive JPEG of ``width`` x ``height`` flat pixels with ``scans`` scans (a "scan bomb").
+
+    Pillow writes libjpeg's progressive script (10 scans); the smallest scan (an AC scan of a
+    flat picture: a few end-of-band runs) is repeated before EOI until there are ``scans``.
+    libjpeg warns about the repeated progression and decodes every one: each costs a pass over
+    all the image's blocks, for a few bytes of file.
+    """
+    data = _encoded(Image.new("RGB", (width, height), (90, 120, 200)), "JPEG", quality=75, progressive=True)
+    sos = [s for s in jpeg_segments(data) if s[0] == 0xDA]
+    _, a, b = min(sos, key=lambda s: s[2] - s[1])
+    end = sos[-1][2]
+    return data[:end] + data[a:b] * max(0, scans - len(sos)) + data[end:]
+
+
 def _encoded(im: Image.Image, fmt: str, **params: object) -> bytes:
     buf = io.BytesIO()
     im.save(buf, fmt, **params)
@@ -115,8 +156,9 @@ def make_bad_inputs(dirpath: str | os.PathLike[str]) -> list[BadInput]:
     declares a small screen and a huge frame), a
     zero-width PNG, a text file named .jpg, a directory named .jpg, an unreadable file (only
     when chmod 000 blocks reads: see ``unreadable_skip_reason``), a symbolic link loop, a
-    dangling symbolic link. Valid cases: a PNG named .jpg, 1x1, 100000x1 and 1x100000
-    images, 16-bit and float TIFFs, a CMYK JPEG, a palette PNG with a transparent index, an
+    dangling symbolic link, a FIFO and a link to /dev/zero named .jpg, a JPEG scan bomb
+    (SCAN_BOMB_SCANS scans). Valid cases: a PNG named .jpg, 1x1, 100000x1 and 1x100000
+    images, 16-bit TIFF and PNG, float TIFFs, a progressive JPEG of 40 scans, a CMYK JPEG, a palette PNG with a transparent index, an
     animated GIF of N_GIF_FRAMES frames. A directory symlink ``loop_dir`` pointing to the
     folder itself is also made, for folder scanners (it is not listed: it is not an input).
     """
@@ -162,6 +204,14 @@ def make_bad_inputs(dirpath: str | os.PathLike[str]) -> list[BadInput]:
     os.symlink("does_not_exist.jpg", d / "dangling.jpg")
     add("dangling.jpg", "not found")
     os.symlink(".", d / "loop_dir")
+    # special files where an image is expected: a FIFO would block a reader, /dev/zero never ends
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(d / "fifo.jpg")
+        add("fifo.jpg", "fifo")
+    if os.path.exists("/dev/zero"):
+        os.symlink("/dev/zero", d / "dev_zero.jpg")
+        add("dev_zero.jpg", "device")
+    add("scan_bomb.jpg", "scans", jpeg_scan_bomb(64, 64, SCAN_BOMB_SCANS))
 
     # --- valid
     add("png_named.jpg", "valid", png)
@@ -169,6 +219,8 @@ def make_bad_inputs(dirpath: str | os.PathLike[str]) -> list[BadInput]:
     add("wide_100000x1.png", "valid", _encoded(Image.fromarray(noise_rgb(1, WIDE, seed=1)), "PNG"))
     add("tall_1x100000.png", "valid", _encoded(Image.fromarray(noise_rgb(WIDE, 1, seed=2)), "PNG"))
     add("gray16.tif", "valid", _encoded(Image.fromarray(GRAY16_VALUES), "TIFF"))
+    add("gray16.png", "valid", _encoded(Image.fromarray(GRAY16_VALUES), "PNG"))
+    add("many_scans.jpg", "valid", jpeg_scan_bomb(64, 64, 40))  # progressive, more scans than usual
     add("float_unit.tif", "valid", _encoded(Image.fromarray(FLOAT_UNIT_VALUES, "F"), "TIFF"))
     add("float_wide.tif", "valid", _encoded(Image.fromarray(FLOAT_WIDE_VALUES, "F"), "TIFF"))
     cmyk = Image.fromarray(noise_rgb(40, 56, seed=3)).convert("CMYK")

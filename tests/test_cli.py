@@ -125,8 +125,13 @@ def test_import_is_strict_and_atomic(folder, capsys):
     store = folder / "strict.db"
     code, _, err = run(capsys, "import", store, listing)
     assert code == 2 and "3" in err and "list.csv" in err
+    # the failed import created nothing: no empty store file left behind
+    assert not any(p.name.startswith("strict.db") for p in folder.iterdir())
     code, _, err = run(capsys, "import", store, listing, "--skip-invalid")
-    assert code == 0 and "imported 1" in err
+    # the good line is in; the bad one is reported, counted and makes the exit status 2
+    assert code == 2 and "imported 1" in err and "skipped 1 bad line" in err and "line 3" in err
+    with photomatch.Store(store) as s:
+        assert s.count() == 1
 
 
 def test_dedup_groups_near_duplicates(folder, capsys):

@@ -42,6 +42,9 @@ ERROR_CASES = [
     "folder.jpg",
     "loop_a.jpg",
     "dangling.jpg",
+    "fifo.jpg",
+    "dev_zero.jpg",
+    "scan_bomb.jpg",
 ]
 VALID_CASES = [
     "png_named.jpg",
@@ -49,6 +52,8 @@ VALID_CASES = [
     "wide_100000x1.png",
     "tall_1x100000.png",
     "gray16.tif",
+    "gray16.png",
+    "many_scans.jpg",
     "float_unit.tif",
     "float_wide.tif",
     "cmyk.jpg",
@@ -151,7 +156,7 @@ def test_permission_error_is_mapped(sample, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(loading, "open", refuse, raising=False)
+    monkeypatch.setattr(loading, "open_regular", refuse)
     with pytest.raises(DecodeError, match="sample.png: permission denied"):
         open_image(path)
 

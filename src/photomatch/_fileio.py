@@ -1,9 +1,13 @@
-"""File-system helpers shared by the modules that write files holding hashes."""
+"""File-system helpers: the one way to open a file for reading (regular files only, bounded),
+and the atomic writer shared by the modules that write files holding hashes."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,3 +47,81 @@ def atomic_write(path: str, *, binary: bool = True) -> Iterator[IO[Any]]:
             os.unlink(tmp)
         raise
     fsync_dir(folder)
+
+
+class NotRegularFileError(OSError):
+    """Raised by :func:`open_regular` for a FIFO, device, socket, directory or unexpected link."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "not a regular file"
+
+
+def open_regular(path: str, *, follow_symlinks: bool = True, max_bytes: int | None = None) -> IO[bytes]:
+    """Open ``path`` for reading only if it is a regular file, checked on the open descriptor.
+
+    The one way photomatch opens a file it reads (inputs and its own files), so that a FIFO, a
+    device or a socket planted where a file is expected can neither hang the process (the open
+    is non-blocking, and a FIFO is refused before any read) nor feed it without end
+    (``/dev/zero``): the check is ``fstat`` on the descriptor, so nothing can be swapped in
+    between a check and the open. ``follow_symlinks=False`` refuses a symbolic link in the last
+    component (``O_NOFOLLOW``), for files photomatch itself names (its index caches), where a
+    link can only have been planted. ``max_bytes`` refuses a larger file before reading it
+    (:func:`read_bounded` bounds the read itself, for files that grow).
+
+    Raises ``NotRegularFileError`` (an ``OSError``) naming what was found instead; other
+    ``OSError``\\ s (not found, permission, link loop) pass through.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if not follow_symlinks and e.errno == errno.ELOOP and os.path.islink(path):
+            raise NotRegularFileError(errno.ELOOP, "is a symbolic link, where photomatch keeps a file", path) from e
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            err = errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL
+            raise NotRegularFileError(err, f"is {_kind(st.st_mode)}, not a regular file", path)
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise NotRegularFileError(errno.EFBIG, f"is {st.st_size} bytes, above the limit of {max_bytes}", path)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # a regular file: back to ordinary reads
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(f: IO[bytes], max_bytes: int, name: str) -> bytes:
+    """Read all of ``f`` but refuse (``NotRegularFileError``, EFBIG) past ``max_bytes``."""
+    data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise NotRegularFileError(errno.EFBIG, f"is larger than the limit of {max_bytes} bytes", name)
+    return data
+
+
+def sha256_file(path: str, *, max_bytes: int) -> tuple[str, int]:
+    """``(hex sha256, size)`` of a regular file (``open_regular``), refused past ``max_bytes``."""
+    digest = hashlib.sha256()
+    size = 0
+    with open_regular(path, max_bytes=max_bytes) as f:
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:  # grew since it was opened
+                raise NotRegularFileError(errno.EFBIG, f"is larger than the limit of {max_bytes} bytes", path)
+            digest.update(chunk)
+    return digest.hexdigest(), size

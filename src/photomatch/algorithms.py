@@ -46,7 +46,9 @@ def _pdq_dihedral(pixels: np.ndarray) -> tuple[list[bytes], int]:
 
 def _phash_pixels(pixels: np.ndarray) -> tuple[bytes, None]:
     # imagehash's pipeline: L, 32x32 Lanczos (Pillow's, for bit equality), then the DCT kernel.
-    small = Image.fromarray(pixels).convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    # The luma of big RGB pixels is taken in stripes: no 4-byte-a-pixel PIL copy of the image.
+    grey = pixels if pixels.ndim == 2 else loading.luma(pixels)
+    small = Image.fromarray(np.ascontiguousarray(grey), "L").resize((32, 32), Image.Resampling.LANCZOS)
     return bytes(kernels.phash_bits(np.ascontiguousarray(np.asarray(small, dtype=np.uint8)))), None
 
 

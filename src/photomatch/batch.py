@@ -242,7 +242,7 @@ def match_rows(rows: Iterable[tuple[str, Any]], matcher: Matcher, *, mode: str, 
     for i, (name, value) in enumerate(rows):
         r = by_row.get(i)
         if r is not None:
-            yield MatchResult(name, r.matches, None if r.ok else _failure(name, r.error))
+            yield MatchResult(name, r.matches, None if r.ok else _failure(name, r.error), r.notes)
         elif value is None:
             yield MatchResult(name, [], PhotomatchError(f"{name}: no image or hash in this row"))
         else:

@@ -60,6 +60,12 @@ class _Errors:
         tqdm.write(f"photomatch: {p}", file=sys.stderr)
 
 
+def _notes(name: str, notes: Sequence[str]) -> None:
+    """Stages skipped for one image (not an error: the image was handled without them)."""
+    for note in notes:
+        tqdm.write(f"photomatch: {name}: {note}", file=sys.stderr)
+
+
 def progress(items: Iterator[Any], *, desc: str, unit: str = "img") -> Iterator[Any]:
     """A progress bar on stderr, only when stderr is a terminal."""
     return tqdm(items, desc=desc, unit=unit, disable=not sys.stderr.isatty(), file=sys.stderr, leave=False)
@@ -128,6 +134,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         paths = iter_image_paths(args.paths, on_error=errors)
         results = m.add_many(paths, label=args.label, algorithm=args.algo, features=args.features, workers=args.workers)
         for r in progress(results, desc="adding"):
+            _notes(r.source, r.notes)
             if not r.ok:
                 errors.exception(r.error)
             elif r.existing:
@@ -157,6 +164,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         records = scan.run(args.paths)
         try:
             for rec in records:
+                _notes(rec["query"], rec.get("notes", ()))
                 if report is not None:
                     report.add(rec)  # with the verified matches' correspondences, which stdout leaves out
                     rec = _without_correspondences(rec)
@@ -314,12 +322,22 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    with _open_matcher(args.store, create=True) as m:
-        n, skipped = import_hash_list(m.store, args.file, skip_invalid=args.skip_invalid, label=args.label)
+    new_store = not os.path.lexists(args.store)
+    try:
+        with _open_matcher(args.store, create=True) as m:
+            n, skipped = import_hash_list(m.store, args.file, skip_invalid=args.skip_invalid, label=args.label)
+    except PhotomatchError:
+        if new_store:  # a failed import must not leave an empty store behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(args.store + suffix)
+        raise
     for s in skipped:
         print(f"photomatch: skipped {s}", file=sys.stderr)
-    print(f"imported {n} hash(es) from {args.file}", file=sys.stderr)
-    return EXIT_OK
+    note = f"; skipped {len(skipped)} bad line(s)" if skipped else ""
+    print(f"imported {n} hash(es) from {args.file}{note}", file=sys.stderr)
+    # Like every batch with bad items: the good ones are in, and the exit status says some were not.
+    return EXIT_ERROR if skipped else EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -49,7 +49,9 @@ class Hash:
         if not isinstance(self.bits, bytes) or len(self.bits) != nbytes:
             msg = f"a {self.algorithm} hash has {nbytes} bytes, got {self.bits!r:.40}"
             raise HashFormatError(msg)
-        if self.quality is not None and not (isinstance(self.quality, int) and 0 <= self.quality <= 100):
+        if self.quality is not None and (
+            isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 0 <= self.quality <= 100
+        ):
             msg = f"hash quality must be an integer from 0 to 100, got {self.quality!r}"
             raise HashFormatError(msg)
 
@@ -142,7 +144,7 @@ def pdq_dihedral(image: ImageSource, *, exact: bool = False, exif_transpose: boo
     >>> len(pdq_dihedral(np.zeros((8, 8, 3), np.uint8)))
     8
     """
-    variants, quality = PDQ.hash_dihedral(_rgb(image, exact, exif_transpose, max_pixels, PDQ.draft_min_side))
+    variants, quality = PDQ.hash_dihedral(_pixels(image, exact, exif_transpose, max_pixels, PDQ.draft_min_side))
     return tuple(Hash(PDQ.name, v, quality) for v in variants)
 
 
@@ -172,7 +174,7 @@ def pdq_of_rgb(rgb: np.ndarray) -> Hash:
 
 def _hash(algorithm: Algorithm, image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
           max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
-    bits, quality = algorithm.hash_pixels(_rgb(image, exact, exif_transpose, max_pixels, algorithm.draft_min_side))
+    bits, quality = algorithm.hash_pixels(_pixels(image, exact, exif_transpose, max_pixels, algorithm.draft_min_side))
     return Hash(algorithm.name, bits, quality)
 
 
@@ -248,21 +250,12 @@ _OPTIONS = frozenset({"exact", "exif_transpose", "max_pixels"})
 
 # --- loading glue ----------------------------------------------------------------------------
 
-def _open(image: ImageSource, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> Image.Image:
-    return loading.open_image(
-        image,
-        exif_transpose=exif_transpose,
-        max_pixels=max_pixels,
-        draft_min_side=None if exact else draft_side,
-    )
 
+def _pixels(image: ImageSource, exact: bool, exif_transpose: bool, max_pixels: int | None,
+            draft_side: int) -> np.ndarray:
+    """(H, W, 3) RGB pixels or, on the fast path, (H, W) luma when the source is a JPEG (or grey) file.
 
-def _rgb(image: ImageSource, exact: bool, exif_transpose: bool, max_pixels: int, draft_side: int) -> np.ndarray:
-    """(H, W, 3) RGB pixels, or on the fast path (H, W) luma when the source is a JPEG file (or grey)."""
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-        return np.ascontiguousarray(image)  # already pixels: skip the PIL round trip
-    if exact:
-        img = _open(image, exact, exif_transpose, max_pixels, draft_side)
-    else:  # the decoder's luma plane: no chroma IDCT, upsampling or colour conversion
-        img = loading.open_luma(image, exif_transpose=exif_transpose, max_pixels=max_pixels, draft_min_side=draft_side)
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+    Arrays go through the loader too, so they meet the same size checks as files.
+    """
+    return loading.load_pixels(image, luma=not exact, exif_transpose=exif_transpose, max_pixels=max_pixels,
+                               draft_min_side=None if exact else draft_side).array

@@ -384,8 +384,11 @@ def _parse_jsonl(text: str, report: Callable[[int, _BadLine], None]) -> list[Has
                 key = _ALIASES.get(k)
                 if key is not None and key not in fields:
                     fields[key] = v
-            if isinstance(obj.get("region"), list):
-                fields.update(zip("xywh", obj["region"]))
+            region = obj.get("region")
+            if region is not None:  # [x, y, w, h] exactly: any other shape is a bad line, not "no region"
+                if not isinstance(region, list) or len(region) != 4:
+                    raise _BadLine(f"region must be a list [x, y, w, h], got {_shown(region)}")
+                fields.update(zip("xywh", region))
             records.append(_record(fields, default_algo, n))
         except _BadLine as exc:
             report(n, exc)

@@ -46,9 +46,11 @@ import numpy as np
 from . import _accel
 from ._codes import hamming, offsets
 from ._index_plan import Layout, choose
-from ._fileio import atomic_write
+from ._fileio import NotRegularFileError, atomic_write, open_regular
 from .algorithms import ALGORITHMS
 from .errors import IndexFileError
+
+_MAX_ID = 2**63 - 1  # ids are int64
 
 __all__ = ["HashIndex", "IndexFileError", "codes_checksum"]
 
@@ -370,6 +372,9 @@ class HashIndex:
         arr = _as_codes(codes, self._nbytes)
         n = arr.shape[0]
         if ids is None:
+            if self._next_id + n > _MAX_ID + 1:  # np.arange would wrap past 2**63 - 1
+                msg = f"no automatic ids left: {n} more would pass {_MAX_ID} (the largest id in use); pass ids="
+                raise OverflowError(msg)
             new_ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         else:
             new_ids = _as_ids(ids)
@@ -528,27 +533,27 @@ class HashIndex:
         return lims, dist, ids
 
     def search(self, codes: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest stored codes of each query: ``(distances, ids)`` of shape (n, k).
+        """The ``k`` nearest stored codes of each query: ``(distances, ids)`` of shape (n, min(k, len(self))).
 
-        Exact; ties are broken by smaller id; when the index holds fewer than ``k`` codes, rows
-        are padded with id ``-1`` and distance ``-1``.
+        Exact; ties are broken by smaller id. ``k`` is clamped to the number of stored codes, so a
+        huge ``k`` costs no more than the index size (an empty index gives (n, 0) arrays).
 
         >>> import numpy as np
         >>> index = HashIndex(bits=64)
         >>> _ = index.add(np.array([[0] * 8, [3] + [0] * 7], np.uint8))
         >>> d, i = index.search(np.zeros(8, np.uint8), k=3)
         >>> d.tolist(), i.tolist()
-        ([[0, 2, -1]], [[0, 1, -1]])
+        ([[0, 2]], [[0, 1]])
         """
         xq = _as_codes(codes, self._nbytes)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
             msg = f"k must be a positive int, got {k!r}"
             raise ValueError(msg)
-        k = int(k)
+        n_live = len(self)
+        k = min(int(k), n_live)  # a k of 10**8 on 3 codes must not allocate 10**8 columns
         nq = xq.shape[0]
         out_d = np.full((nq, k), -1, np.int32)
         out_i = np.full((nq, k), -1, np.int64)
-        n_live = len(self)
         if n_live == 0 or nq == 0:
             return out_d, out_i
         kk = min(k, n_live)
@@ -609,9 +614,23 @@ class HashIndex:
 
         A missing file raises ``FileNotFoundError``.
         """
-        with open(path, "rb") as f:
-            data = f.read()
         hsize = cls._HEADER.size
+        # Our own file: a regular file only, a planted link not followed, read with a bound (the
+        # size its header promises), so a FIFO or /dev/zero in its place can't hang or flood us.
+        try:
+            with open_regular(os.fspath(path), follow_symlinks=False) as f:
+                head = f.read(hsize)
+                limit = hsize + cls._DIGEST  # all that a damaged header lets us read
+                if len(head) == hsize:
+                    magic, version, bits, n, _ = cls._HEADER.unpack_from(head)
+                    if magic == cls._MAGIC and version == cls._VERSION and n >= 0 and 0 < bits <= 1 << 16:
+                        limit = hsize + n * (8 + bits // 8) + cls._DIGEST
+                        size = os.fstat(f.fileno()).st_size
+                        if size != limit:  # before reading: a header may promise anything
+                            raise IndexFileError(path, f"size {size} bytes does not match {n} entries ({limit} bytes)")
+                data = head + f.read(limit - len(head) + 1)
+        except NotRegularFileError as e:
+            raise IndexFileError(path, e.strerror) from e
         if len(data) < hsize + cls._DIGEST:
             raise IndexFileError(path, f"truncated: {len(data)} bytes is shorter than a header")
         magic, version, bits, n, next_id = cls._HEADER.unpack_from(data)

@@ -35,16 +35,16 @@ from .regions import Box
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
 from .algorithms import get as get_algorithm
 from ._codes import hamming
+from ._fileio import sha256_file
 from .errors import HashFormatError, PhotomatchError, run_item
 from .features import FeatureIndex
 from ._parallel import ordered_map, resolve_workers
 from .hashing import (
     DIHEDRAL_NAMES,
     Hash,
-    phash_of_pil,
 )
 from .store import Store
-from .verify import Features, Verification, extract_features, shift_correspondences, verify
+from .verify import Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify
 
 MODES = ("robust", "fast")
 """``match``'s modes (and the CLI's ``--mode`` choices); the first is the default."""
@@ -118,6 +118,7 @@ class MatchResult:
     query: str
     matches: list[Match]
     error: Exception | None = None
+    notes: tuple[str, ...] = ()  # stages that could not run on this query, and why
 
     @property
     def ok(self) -> bool:
@@ -126,12 +127,14 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class AddResult:
-    """One image of ``add_many``: the item id, or the error; ``existing`` when already stored."""
+    """One image of ``add_many``: the item id, or the error; ``existing`` when already stored;
+    ``notes`` say what could not be kept for this image (e.g. local features of a 1-px-high banner)."""
 
     source: str
     id: int | None
     error: Exception | None = None
     existing: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -147,6 +150,7 @@ class _Prepared:
     sha256: str | None
     size: int | None
     features: bytes | None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,7 @@ class _Query:
     features: Features | None
     scale: float  # file pixels per decoded pixel
     pixels: np.ndarray | None = None  # decoded RGB, kept in robust mode for the caption fallback
+    notes: tuple[str, ...] = ()
 
 
 class Matcher:
@@ -241,7 +246,7 @@ class Matcher:
                     yield AddResult(p, existing, None, existing=True)
                     continue
             [item] = self.store.add_items([self._item_spec(prep, label)])
-            yield AddResult(p, item)
+            yield AddResult(p, item, notes=prep.notes)
 
     @staticmethod
     def _item_spec(p: _Prepared, label: str | None) -> dict[str, Any]:
@@ -272,8 +277,7 @@ class Matcher:
     def _prepare(self, image: ImageSource, algos: tuple[Algorithm, ...], features: bool) -> _Prepared:
         source, sha, size = _describe(image)
         # The reported side is decoded exactly: these hashes are kept and may be shared.
-        img = loading.open_image(image, max_pixels=self.max_pixels)
-        rgb = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+        rgb = loading.load_rgb(image, max_pixels=self.max_pixels)
         hashes: list[tuple[str, bytes, int | None, Box | None, str]] = []
         for algorithm in algos:
             if not algorithm.regions:
@@ -282,8 +286,10 @@ class Matcher:
             for box, region_kind in regions.reported_regions(rgb):
                 bits, quality = algorithm.hash_pixels(np.ascontiguousarray(regions.crop(rgb, box)))
                 hashes.append((algorithm.name, bits, quality, None if region_kind == "whole" else box, region_kind))
-        blob = extract_features(rgb).to_bytes() if features else None
-        return _Prepared(source, hashes, sha, size, blob)
+        # A legal image too thin for local features keeps its hashes; the result says so.
+        skipped = feature_stage_skipped(rgb.shape) if features else None
+        blob = extract_features(rgb).to_bytes() if features and skipped is None else None
+        return _Prepared(source, hashes, sha, size, blob, (skipped,) if skipped else ())
 
     # --- matching --------------------------------------------------------------------------
 
@@ -335,9 +341,14 @@ class Matcher:
 
         def run(im: ImageSource) -> MatchResult:
             name = loading.source_name(im)
-            matches, error = run_item(name, lambda: self._search(
-                self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos), *thresholds))
-            return MatchResult(name, matches or [], error)
+
+            def one() -> tuple[list[Match], tuple[str, ...]]:
+                q = self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
+                return self._search(q, *thresholds), q.notes
+
+            found, error = run_item(name, one)
+            matches, notes = found if found is not None else ([], ())
+            return MatchResult(name, matches, error, notes)
 
         # Searching and verifying run on the pool too: the store is thread-safe, the feature
         # index is built above and only read, and OpenCV/FAISS release the GIL.
@@ -366,13 +377,9 @@ class Matcher:
         name = loading.source_name(image)
         draft = None if exact else loading.PDQ_DRAFT_MIN_SIDE
         robust = mode == "robust"
-        if robust:
-            img = loading.open_image(image, max_pixels=self.max_pixels, draft_min_side=draft)
-        else:  # whole-image hashes need only the luma plane
-            img = loading.open_luma(image, max_pixels=self.max_pixels, draft_min_side=draft)
-        scale = float(img.info.get(loading.DECODE_SCALE, 1.0))
-        pixels = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
-        size = (round(img.size[0] * scale), round(img.size[1] * scale))
+        # Whole-image hashes (fast mode) need only the luma plane.
+        pixels, scale = loading.load_pixels(image, luma=not robust, max_pixels=self.max_pixels, draft_min_side=draft)
+        size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
         pdq: list[tuple[str, bytes]] = []
         quality = 0
         found: list[tuple[Box, bytes, int]] = []
@@ -388,9 +395,12 @@ class Matcher:
                     if region_kind != "whole":
                         bits, q = PDQ.hash_pixels(np.ascontiguousarray(regions.crop(pixels, box)))
                         found.append((_scale_box(box, scale), bits, int(q)))
-        ph = phash_of_pil(img).bits if "phash" in algos else None
-        feats = extract_features(pixels) if robust and "features" in algos else None
-        return _Query(name, size, pdq, int(quality), ph, found, feats, scale, pixels if feats is not None else None)
+        ph = PHASH.hash_pixels(pixels)[0] if "phash" in algos else None
+        # Verification adapts to the query: one too thin for local features is matched by its hashes.
+        skipped = feature_stage_skipped(pixels.shape) if robust and "features" in algos else None
+        feats = extract_features(pixels) if robust and "features" in algos and skipped is None else None
+        return _Query(name, size, pdq, int(quality), ph, found, feats, scale, pixels if feats is not None else None,
+                      (skipped,) if skipped else ())
 
     def _search(self, q: _Query, t_pdq: int, t_ph: int) -> list[Match]:
         floor = PDQ.quality_floor or 0
@@ -543,16 +553,13 @@ def _describe(image: ImageSource) -> tuple[str | None, str | None, int | None]:
     """(source, sha256, size) of an input: files and bytes are fingerprinted, pixels are not."""
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)
-        digest = hashlib.sha256()
-        size = 0
         try:
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-                    size += len(chunk)
+            # Regular files only, checked on the descriptor: a FIFO would block here and
+            # /dev/zero never end, before the loader had a chance to refuse them.
+            digest, size = sha256_file(path, max_bytes=loading.MAX_FILE_BYTES)
         except OSError:
             return path, None, None  # the loader reports the problem with its own words
-        return os.path.abspath(path), digest.hexdigest(), size
+        return os.path.abspath(path), digest, size
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
         return None, hashlib.sha256(data).hexdigest(), len(data)

@@ -15,7 +15,6 @@ exists; that method is the place where a video item gets its frames matched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -24,7 +23,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ._fileio import sha256_file
 from .errors import PhotomatchError
+from .loading import MAX_FILE_BYTES
 from .sources import QueryItem, ScanSummary, expand
 from .sources.summary import NOT_READ, Problem
 
@@ -167,6 +168,8 @@ class Scan:
                 self.on_error(r.error)
         else:
             s.read += 1
+        if getattr(r, "notes", ()):  # stages skipped for this query (e.g. features of a 1-px-high banner)
+            rec["notes"] = list(r.notes)
         if item.message is not None:
             rec["message"] = item.message
             rec["sha256"] = _sha256(item.path)
@@ -188,11 +191,7 @@ class Scan:
 
 
 def _sha256(path: str) -> str | None:
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        return sha256_file(path, max_bytes=MAX_FILE_BYTES)[0]
     except OSError:
         return None
-    return digest.hexdigest()

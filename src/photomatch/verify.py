@@ -38,7 +38,16 @@ import numpy as np
 
 from .errors import FeatureFormatError
 
-__all__ = ["Features", "Verification", "FeatureFormatError", "extract_features", "verify", "verify_region"]
+__all__ = [
+    "MIN_FEATURE_SIDE",
+    "Features",
+    "Verification",
+    "FeatureFormatError",
+    "extract_features",
+    "feature_stage_skipped",
+    "verify",
+    "verify_region",
+]
 
 FORMAT_VERSION = 1
 DESCRIPTOR_BYTES = 32
@@ -47,6 +56,25 @@ _HEADER = struct.Struct("<BIII")  # version, width, height, keypoint count
 # Feature extraction runs on a copy whose long side is at most this: ORB's scale pyramid covers the
 # scale changes of screenshots and crops, and larger images only cost time.
 WORK_SIDE = 512
+
+#: Shortest side, in the working copy, on which local features are extracted. ORB's pyramid
+#: cannot scale a 1-pixel side (OpenCV asserts) and a side under its 31-pixel patch holds no
+#: keypoint anyway; an image this thin in the file gets no features (``feature_stage_skipped``
+#: says why), and a long thin one keeps this side in the working copy instead of WORK_SIDE on
+#: the long side.
+MIN_FEATURE_SIDE = 32
+
+
+def feature_stage_skipped(shape: tuple[int, ...]) -> str | None:
+    """Why local features cannot be extracted from pixels of this shape, or None when they can.
+
+    >>> feature_stage_skipped((1, 5000, 3))
+    'local features skipped: the image is 5000x1 px, a side below 32 px'
+    """
+    h, w = shape[:2]
+    if min(h, w) < MIN_FEATURE_SIDE:
+        return f"local features skipped: the image is {w}x{h} px, a side below {MIN_FEATURE_SIDE} px"
+    return None
 
 
 @dataclass(frozen=True)
@@ -114,13 +142,19 @@ class Verification:
     correspondences: np.ndarray | None = None
 
 
-def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+def _check_rgb(rgb: np.ndarray) -> None:
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         what = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
         msg = f"rgb: expected a uint8 array of shape (H, W, 3), got {what}"
         raise ValueError(msg)
+
+
+def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    _check_rgb(rgb)
     h, w = rgb.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
+    # Long side down to WORK_SIDE, but a thin image (a 40 x 14000 banner) keeps its short side
+    # at MIN_FEATURE_SIDE: ORB's pyramid cannot shrink a side to nothing.
+    scale = min(1.0, max(WORK_SIDE / max(h, w), MIN_FEATURE_SIDE / max(1, min(h, w))))
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
         grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
@@ -140,8 +174,11 @@ def extract_features(rgb: np.ndarray, *, max_keypoints: int = 500) -> Features:
     if max_keypoints < 1:
         msg = f"max_keypoints must be >= 1, got {max_keypoints}"
         raise ValueError(msg)
-    grey, scale = _grey(rgb)
+    _check_rgb(rgb)
     h, w = rgb.shape[:2]
+    if feature_stage_skipped(rgb.shape) is not None:  # no keypoint fits: none, rather than an OpenCV assertion
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), (w, h))
+    grey, scale = _grey(rgb)
     orb = cv2.ORB_create(nfeatures=2 * max_keypoints, fastThreshold=12, edgeThreshold=15, patchSize=31)
     if min(grey.shape) < 32:  # no 31-pixel ORB patch fits (and OpenCV's pyramid fails on 1-pixel sides)
         kps = []
