@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ._fileio import atomic_write
+from ._fileio import atomic_write, open_regular
 from .algorithms import ALGORITHMS, NAMES, by_hex_length, hex_lengths
 from .errors import HashFormatError, UnknownAlgorithmError
 
@@ -419,7 +419,7 @@ def _read_text(path_or_file: Any) -> tuple[str, str]:
     if isinstance(path_or_file, (str, os.PathLike)):
         name = os.fspath(path_or_file)
         try:
-            with open(name, "rb") as f:
+            with open_regular(name) as f:
                 data: Any = f.read()
         except OSError as exc:
             raise HashFormatError(f"cannot read the hash list: {exc.strerror}", path=name) from exc

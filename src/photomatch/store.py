@@ -67,7 +67,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._version import __version__
-from ._fileio import fsync_dir
+from ._fileio import fsync_dir, open_regular
 from .algorithms import ALGORITHMS as _RECORDS
 from .algorithms import get as _get_algorithm
 from .errors import StoreError, StoreLockedError
@@ -385,7 +385,7 @@ class Store:
                 os.close(fd)
                 fsync_dir(str(p.parent.resolve()))
         try:
-            with open(p, "rb") as f:
+            with open_regular(str(p)) as f:  # a FIFO in place of the store must not hang us
                 head = f.read(len(_SQLITE_MAGIC))
         except OSError as exc:
             msg = f"{p}: cannot read the store: {exc.strerror}"

@@ -21,6 +21,7 @@ from typing import IO, Any, Union
 import av
 import numpy as np
 
+from ._fileio import open_regular
 from .errors import DecodeError, ImageTooLargeError, VideoTooLongError
 from .loading import source_name
 
@@ -97,7 +98,7 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
     functions read them too.
     """
     try:
-        with open(path, "rb") as f:
+        with open_regular(os.fspath(path)) as f:  # a FIFO or a device is no video: never block on it
             head = f.read(16)
     except OSError:
         head = b""
@@ -382,7 +383,7 @@ def _open(source: VideoSource, name: str) -> Any:
 def _head(source: Any) -> bytes:
     try:
         if isinstance(source, str):
-            with open(source, "rb") as f:
+            with open_regular(source) as f:
                 return f.read(16)
         source.seek(0)
         return source.read(16)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._fileio import open_regular
+
 IMAGE, VIDEO, OTHER = "image", "video", "other"
 
 HEAD = 64
@@ -121,5 +123,5 @@ def _other_format(h: bytes) -> str:
 
 def sniff_file(path: str) -> Sniff:
     """Classify the file at ``path``; raises ``OSError`` when it can't be opened or read."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO, a device or a socket raises at once, never blocks
         return sniff_bytes(f.read(HEAD))

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
+from .._fileio import open_regular
 from .items import QueryItem
 from .summary import MALFORMED, UNREADABLE, Problem, ScanSummary
 from .telegram import Chat, ExportReader, Media, Message, html_date
@@ -80,7 +81,7 @@ def read_html_export(root: str, summary: ScanSummary) -> Iterator[QueryItem]:
 def _read_page(page: str, chat: Chat, state: dict[str, Any], reader: ExportReader) -> Iterator[QueryItem]:
     parser = _PageParser(chat, state, os.path.dirname(page))
     try:
-        with open(page, "rb") as f:
+        with open_regular(page) as f:
             while True:
                 chunk = f.read(CHUNK)
                 if not chunk:

@@ -31,6 +31,7 @@ from typing import Any
 
 import ijson
 
+from .._fileio import open_regular
 from .items import QueryItem
 from .summary import MALFORMED, UNREADABLE, Problem, ScanSummary
 from .telegram import Chat, ExportReader, Media, Message, iso_date
@@ -50,7 +51,7 @@ def read_json_export(result_json: str, summary: ScanSummary) -> Iterator[QueryIt
     source = {"path": root, "kind": "telegram-json", "chats": 0}
     summary.sources.append(source)
     try:
-        f = open(result_json, "rb")
+        f = open_regular(result_json)  # noqa: SIM115 -- closed below
     except OSError as e:
         summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=result_json, source=root))
         return
