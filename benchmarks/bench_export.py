@@ -101,12 +101,15 @@ def run_scan(store: Path, export: Path, workers: int) -> dict:
         proc = subprocess.run([sys.executable, "-m", "photomatch", "match", str(store), str(export), "--json",
                                "--workers", str(workers)], stdout=f, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
     if proc.returncode not in (0, 1):
         raise SystemExit(f"photomatch match failed ({proc.returncode}):\n{proc.stderr}")
     records = [json.loads(line) for line in out.read_text().splitlines()]
     matched = sum(1 for r in records if r["matches"])
+    # CPU seconds too: on a shared machine the wall time says more about the neighbours than about the scan
     return {"media": len(records), "seconds": round(seconds, 1), "media_per_s": round(len(records) / seconds, 1),
+            "cpu_seconds": round(cpu, 1), "media_per_cpu_s": round(len(records) / cpu, 1),
             "peak_rss_mb": round(peak_mb), "matched": matched, "summary": proc.stderr.strip().splitlines()[-3:]}
 
 

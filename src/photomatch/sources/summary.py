@@ -135,7 +135,9 @@ class ScanSummary:
         for kind, label in labels.items():
             if self.counts[kind]:
                 why = "; ".join(f"{n} {r}" for r, n in self.reasons[kind].most_common(6))
-                ids = [p.message_id for p in self.problems if p.kind == kind and p.message_id is not None]
+                found = [p for p in self.problems if p.kind == kind and p.message_id is not None]
+                several_chats = len({(p.source, p.chat) for p in found}) > 1
+                ids = [f"{p.message_id} in {p.chat}" if several_chats else str(p.message_id) for p in found]
                 at = f" (messages {_some(ids)})" if ids else ""
                 out.append(f"{self.counts[kind]} {label}: {why}{at}")
         if self.decode_errors:
@@ -147,8 +149,8 @@ class ScanSummary:
         return out
 
 
-def _some(ids: list[int], n: int = 10) -> str:
-    head = ", ".join(map(str, ids[:n]))
+def _some(ids: list[str], n: int = 10) -> str:
+    head = ", ".join(ids[:n])
     return head + (f", … {len(ids) - n} more" if len(ids) > n else "")
 
 

@@ -94,7 +94,7 @@ class ExportReader:
             return None
         rel, path, why = self.resolve(media.base, media.value)
         if path is None:
-            self._problem(PATH_ESCAPE, why, chat, msg, media.value)
+            self._problem(PATH_ESCAPE, why, chat, msg, rel)
             return None
         try:
             found = sniff_file(path)
