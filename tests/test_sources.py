@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import telegram_exports as tx
@@ -275,3 +277,39 @@ def test_add_keeps_features_by_default(tmp_path, capsys):
     assert main(["add", str(tmp_path / "b.db"), str(tmp_path / "r.png"), "--no-features"]) == 0
     with Matcher(tmp_path / "a.db", create=False) as a, Matcher(tmp_path / "b.db", create=False) as b:
         assert a.store.keypoints_state()[0] == 1 and b.store.keypoints_state()[0] == 0
+
+
+_JSON_BITS = st.sampled_from(['{', '}', '[', ']', ',', ':', '"messages"', '"chats"', '"list"', '"id"', '"photo"',
+                              '"file"', '"../x.jpg"', '"/etc/passwd"', '1', '-1', '1e999', 'null', 'true', '"\\ud800"',
+                              '"date"', '"2025-01-01T00:00:00"', '"date_unixtime"', '"99999999999999"', '"text"'])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_JSON_BITS, max_size=60), st.binary(max_size=40))
+def test_hostile_result_json_never_raises(tmp_path, bits, tail):
+    """Whatever result.json holds, the reader reports problems and never raises or reads outside."""
+    folder = tmp_path / "x"
+    folder.mkdir(exist_ok=True)
+    (folder / "result.json").write_bytes("".join(bits).encode("utf-8", "surrogatepass") + tail)
+    s = ScanSummary()
+    for item in expand([folder], s):
+        assert os.path.realpath(item.path).startswith(os.path.realpath(folder))
+
+
+_HTML_BITS = st.sampled_from(['<div class="message default clearfix" id="message', '7', '-3', 'x', '">', '</div>',
+                              '<div class="from_name">', '<div class="forwarded body">', '<a class="photo_wrap" href="',
+                              '../../etc/passwd', '/abs.jpg', '<img class="thumb" src="', '"/>', '<br>', '&amp;',
+                              '<div class="pull_right date details" title="', '31.02.2025 25:61:00 UTC+99:99',
+                              '<div class="media clearfix pull_left media_photo">', '<div class="description">',
+                              '<div class="text">', '</a>', '<span class="date details">', '<!--', '<script>'])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_HTML_BITS, max_size=60), st.binary(max_size=40))
+def test_hostile_messages_html_never_raises(tmp_path, bits, tail):
+    folder = tmp_path / "h"
+    folder.mkdir(exist_ok=True)
+    (folder / "messages.html").write_bytes("".join(bits).encode() + tail)
+    s = ScanSummary()
+    for item in expand([folder], s):
+        assert os.path.realpath(item.path).startswith(os.path.realpath(folder))

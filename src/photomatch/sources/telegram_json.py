@@ -128,7 +128,8 @@ def _damaged(e: Exception, last_id: int | None, chat: Chat, reader: ExportReader
         reader.summary.problem(Problem(UNREADABLE, e.strerror or str(e), path=path, source=reader.root))
         return
     after = f"after message {last_id}" if last_id is not None else "before any message"
-    reader.summary.problem(Problem(MALFORMED, f"malformed or truncated JSON {after}: {e}", path=path,
+    why = (str(e).strip().splitlines() or [type(e).__name__])[0]  # yajl adds lines pointing at the spot
+    reader.summary.problem(Problem(MALFORMED, f"malformed or truncated JSON {after}: {why}", path=path,
                                    source=reader.root, chat=chat.name, chat_id=chat.id))
 
 
