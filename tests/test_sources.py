@@ -288,11 +288,13 @@ _JSON_BITS = st.sampled_from(['{', '}', '[', ']', ',', ':', '"messages"', '"chat
 @given(st.lists(_JSON_BITS, max_size=60), st.binary(max_size=40))
 def test_hostile_result_json_never_raises(tmp_path, bits, tail):
     """Whatever result.json holds, the reader reports problems and never raises or reads outside."""
-    folder = tmp_path / "x"
+    _read_hostile(tmp_path / "x", "result.json", "".join(bits).encode("utf-8", "surrogatepass") + tail)
+
+
+def _read_hostile(folder: Path, name: str, data: bytes) -> None:
     folder.mkdir(exist_ok=True)
-    (folder / "result.json").write_bytes("".join(bits).encode("utf-8", "surrogatepass") + tail)
-    s = ScanSummary()
-    for item in expand([folder], s):
+    (folder / name).write_bytes(data)
+    for item in expand([folder], ScanSummary()):
         assert os.path.realpath(item.path).startswith(os.path.realpath(folder))
 
 
@@ -307,9 +309,4 @@ _HTML_BITS = st.sampled_from(['<div class="message default clearfix" id="message
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_HTML_BITS, max_size=60), st.binary(max_size=40))
 def test_hostile_messages_html_never_raises(tmp_path, bits, tail):
-    folder = tmp_path / "h"
-    folder.mkdir(exist_ok=True)
-    (folder / "messages.html").write_bytes("".join(bits).encode() + tail)
-    s = ScanSummary()
-    for item in expand([folder], s):
-        assert os.path.realpath(item.path).startswith(os.path.realpath(folder))
+    _read_hostile(tmp_path / "h", "messages.html", "".join(bits).encode() + tail)
