@@ -10,7 +10,7 @@ import pytest
 
 import photomatch
 from photomatch import algorithms
-from photomatch.algorithms import ALGORITHMS, CHOICES, NAMES
+from photomatch.algorithms import ALGORITHMS, CHOICES, IMAGE_NAMES, NAMES
 from photomatch.cli import build_parser
 from photomatch.errors import HashFormatError, PhotomatchError, UnknownAlgorithmError
 from photomatch.hashlists import read_hash_list
@@ -33,13 +33,15 @@ def test_record_facts_agree_with_its_kernels(name):
     assert a.hash_pixels(grey) == a.hash_pixels(np.repeat(grey[:, :, None], 3, axis=2))
     h = photomatch.hash_image(rgb, name)
     assert (h.algorithm, h.bits, h.quality) == (name, bits, quality)
-    assert photomatch.Hash.from_hex(h.hex).algorithm == name  # the hex length tells it
+    # the hex length tells an image algorithm; a vPDQ frame hash alone reads as the PDQ it is
+    assert photomatch.Hash.from_hex(h.hex).algorithm == ("pdq" if a.video else name)
 
 
 def test_hex_lengths_tell_algorithms_apart_and_choices_add_both():
-    assert len({a.hex_length for a in ALGORITHMS.values()}) == len(ALGORITHMS)
-    assert CHOICES == (*NAMES, "both")
-    assert algorithms.select("both") == tuple(ALGORITHMS.values())
+    assert len({ALGORITHMS[n].hex_length for n in IMAGE_NAMES}) == len(IMAGE_NAMES)
+    assert CHOICES == (*IMAGE_NAMES, "both")
+    assert algorithms.select("both") == tuple(ALGORITHMS[n] for n in IMAGE_NAMES)
+    assert [a.name for a in ALGORITHMS.values() if a.video] == ["vpdq"] and "vpdq" in NAMES
     assert [a.name for a in algorithms.select("phash")] == ["phash"]
 
 
@@ -48,7 +50,7 @@ def test_cli_choices_come_from_the_records():
     sub = next(a for a in parser._actions if a.dest == "command")
     choices = {cmd: {a.dest: a.choices for a in p._actions} for cmd, p in sub.choices.items()}
     assert tuple(choices["hash"]["algo"]) == NAMES
-    assert tuple(choices["dedup"]["algo"]) == NAMES
+    assert tuple(choices["dedup"]["algo"]) == IMAGE_NAMES
     assert tuple(choices["add"]["algo"]) == CHOICES
     assert tuple(choices["match"]["mode"]) == photomatch.matcher.MODES
 
@@ -71,7 +73,7 @@ def test_store_sql_check_follows_the_records(tmp_path):
         con.close()
 
 
-MESSAGE = "unknown hash algorithm 'md5'; expected one of pdq, phash"
+MESSAGE = "unknown hash algorithm 'md5'; expected one of pdq, phash, vpdq"
 
 
 def _raisers(tmp_path):

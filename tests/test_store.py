@@ -71,8 +71,8 @@ def populated(tmp_path: Path):
     queries: dict[str, list[bytes]] = {"pdq": [], "phash": []}
     thresholds = {"pdq": 31, "phash": 10}
     with Store(path) as store:
-        for algorithm, nbytes in ALGORITHMS.items():
-            t = thresholds[algorithm]
+        for algorithm, t in thresholds.items():  # the image algorithms (vpdq rows are PDQ codes too)
+            nbytes = ALGORITHMS[algorithm]
             for _ in range(3):
                 base = rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
                 queries[algorithm].append(base)
@@ -115,7 +115,7 @@ def test_add_get_items_persist(tmp_path: Path) -> None:
         assert not store.has_sha256("cd" * 32) and store.find_sha256("cd" * 32) is None
         assert store.has_algorithm("pdq") and store.has_algorithm("phash")
         info = store.info()
-        assert info["items"] == 2 and info["hashes"] == {"pdq": 2, "phash": 1}
+        assert info["items"] == 2 and info["hashes"] == {"pdq": 2, "phash": 1, "vpdq": 0}
         assert info["schema_version"] == SCHEMA_VERSION and info["path"] == str(path)
         assert "0f0f" not in repr(item) + repr(item.hashes)  # reprs never show hashes
         assert "\\x0f" not in repr(item.hashes) and "<32 bytes>" in repr(item.hashes)
@@ -146,7 +146,7 @@ def test_remove_and_keypoints(tmp_path: Path) -> None:
         assert store.get_keypoints(ids[0]) is None  # cascaded
         found = store.range_search("pdq", codes, 0)
         assert [[h.item_id for h in hits] for hits in found] == [[], [ids[1]], [], [ids[3]], [ids[4]]]
-        assert store.info()["hashes"] == {"pdq": 3, "phash": 3}
+        assert store.info()["hashes"] == {"pdq": 3, "phash": 3, "vpdq": 0}
         with pytest.raises(KeyError):
             store.set_keypoints(ids[0], b"x")
     with Store(tmp_path / "s.db") as store:  # from the saved cache, after removal
@@ -196,12 +196,13 @@ def test_index_cache_written_and_reused(populated) -> None:
     path, queries, thresholds = populated
     with Store(path) as store:
         check_against_oracle(store, queries, thresholds)
-    for algorithm in ALGORITHMS:
+    for algorithm in thresholds:
         cache = Path(f"{path}.{algorithm}.index")
         assert cache.exists() and stat.S_IMODE(cache.stat().st_mode) == 0o600
     with Store(path) as store:
         check_against_oracle(store, queries, thresholds)
-        assert {a: s["origin"] for a, s in store.info()["index"].items()} == {"pdq": "cache", "phash": "cache"}
+        assert {a: s["origin"] for a, s in store.info()["index"].items()} == {"pdq": "cache", "phash": "cache",
+                                                                             "vpdq": None}
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated", "stale", "foreign"])
@@ -292,11 +293,11 @@ def test_schema_1_store_upgraded(populated) -> None:
                       "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;")
     con.close()
     with Store(path) as store:
-        assert store.info()["schema_version"] == SCHEMA_VERSION == 2
+        assert store.info()["schema_version"] == SCHEMA_VERSION == 3
         check_against_oracle(store, queries, thresholds)
         assert store.info()["index"]["pdq"]["origin"] == "rebuilt (cache not recorded in the store)"
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert [k for (k,) in con.execute("SELECT key FROM meta ORDER BY key")] == ["app_version", "created", "schema_version"]
     con.close()
     with Store(path) as store:
@@ -337,6 +338,32 @@ def test_corrupt_store(tmp_path: Path) -> None:
         with Store(path) as store:
             list(store.items())
             store.range_search("phash", bytes(8), 3)
+
+
+def test_schema_2_store_upgraded_to_know_vpdq(populated) -> None:
+    """A version-2 store (its CHECK without vpdq) keeps every row, hash id and index cache."""
+    path, queries, thresholds = populated
+    with Store(path) as store:
+        check_against_oracle(store, queries, thresholds)  # writes the index caches
+        before = [(i.id, i.hashes) for i in map(store.get_item, range(1, 40)) if i is not None]
+    con = sqlite3.connect(path)  # back to the version-2 table: only pdq and phash allowed
+    old = con.execute("SELECT sql FROM sqlite_master WHERE name = 'hashes'").fetchone()[0]
+    con.executescript(
+        "CREATE TABLE hashes_v2 " + old[old.index("("):].replace(", 'vpdq'", "").replace(" WHEN 'vpdq' THEN 32", "")
+        + "; INSERT INTO hashes_v2 SELECT * FROM hashes; DROP TABLE hashes; ALTER TABLE hashes_v2 RENAME TO hashes;"
+        "CREATE INDEX hashes_item ON hashes (item_id); CREATE INDEX hashes_algorithm ON hashes (algorithm, hash_id);"
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;")
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute("INSERT INTO hashes (item_id, algorithm, bits) VALUES (1, 'vpdq', ?)", (bytes(32),))
+    seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'hashes'").fetchone()[0]
+    con.close()
+    with Store(path) as store:
+        assert store.info()["schema_version"] == 3
+        assert [(i.id, i.hashes) for i in map(store.get_item, range(1, 40)) if i is not None] == before
+        check_against_oracle(store, queries, thresholds)
+        assert store.info()["index"]["pdq"]["origin"] == "cache"  # hash ids kept: the cache stands
+        new = store.add_item([("vpdq", bytes(32), 90)])
+        assert store.get_item(new).hashes[0].hash_id > seq  # the id sequence went on
 
 
 def test_wrong_schema_version(tmp_path: Path) -> None:

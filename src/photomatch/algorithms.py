@@ -8,11 +8,11 @@ lengths, the store's SQL ``CHECK``, the matcher's thresholds, hash lists' column
 
 >>> from photomatch.algorithms import ALGORITHMS, get
 >>> [(a.name, a.bits, a.nbytes, a.hex_length, a.default_threshold) for a in ALGORITHMS.values()]
-[('pdq', 256, 32, 64, 31), ('phash', 64, 8, 16, 10)]
+[('pdq', 256, 32, 64, 31), ('phash', 64, 8, 16, 10), ('vpdq', 256, 32, 64, 31)]
 >>> get("md5")
 Traceback (most recent call last):
 ...
-photomatch.errors.UnknownAlgorithmError: unknown hash algorithm 'md5'; expected one of pdq, phash
+photomatch.errors.UnknownAlgorithmError: unknown hash algorithm 'md5'; expected one of pdq, phash, vpdq
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from . import loading
 from ._accel import kernels
 from .errors import UnknownAlgorithmError
 
-__all__ = ["ALGORITHMS", "ALL", "Algorithm", "CHOICES", "NAMES", "PDQ", "PHASH", "by_hex_length", "get",
-           "hex_lengths", "select"]
+__all__ = ["ALGORITHMS", "ALL", "Algorithm", "CHOICES", "IMAGE_NAMES", "NAMES", "PDQ", "PHASH", "VPDQ",
+           "by_hex_length", "get", "hex_lengths", "select"]
 
 
 def _pdq_pixels(pixels: np.ndarray) -> tuple[bytes, int]:
@@ -64,6 +64,8 @@ class Algorithm:
     hashed and searched with it too. ``hash_pixels`` hashes a C-contiguous uint8 array, (H, W)
     luma or (H, W, 3) RGB, into ``(bits, quality)``; ``hash_dihedral``, when the algorithm has
     it, gives the hashes of the 8 rotations/flips in ``hashing.DIHEDRAL_NAMES`` order at once.
+    ``video``: the algorithm hashes videos (a list of frame hashes per item, ``photomatch.vpdq``);
+    ``hash_pixels`` then hashes one frame, and image-only selections (``"both"``) leave it out.
     """
 
     name: str
@@ -75,6 +77,7 @@ class Algorithm:
     hash_dihedral: Callable[[np.ndarray], tuple[list[bytes], int]] | None = field(default=None, repr=False,
                                                                                  compare=False)
     regions: bool = False
+    video: bool = False
 
     @property
     def nbytes(self) -> int:
@@ -109,17 +112,27 @@ PHASH = Algorithm(
     "phash", bits=64, default_threshold=10, quality_floor=None, draft_min_side=loading.PHASH_DRAFT_MIN_SIDE,
     hash_pixels=_phash_pixels,
 )
+# Meta's video hash: PDQ of frames at one per second, matched with vPDQ's rule (photomatch.vpdq);
+# its frame threshold and quality floor are the reference's.
+VPDQ = Algorithm(
+    "vpdq", bits=256, default_threshold=31, quality_floor=50, draft_min_side=loading.PDQ_DRAFT_MIN_SIDE,
+    hash_pixels=_pdq_pixels, video=True,
+)
 
 #: Every algorithm by name, in the order used for listings and CLI choices.
-ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({a.name: a for a in (PDQ, PHASH)})
+ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({a.name: a for a in (PDQ, PHASH, VPDQ)})
 NAMES: tuple[str, ...] = tuple(ALGORITHMS)
-#: The selection meaning "every algorithm" (``photomatch add --algo both``, ``Matcher.add``).
+#: The algorithms that hash still images.
+IMAGE_NAMES: tuple[str, ...] = tuple(a.name for a in ALGORITHMS.values() if not a.video)
+#: The selection meaning "every image algorithm" (``photomatch add --algo both``, ``Matcher.add``).
 ALL = "both"
-#: What a caller may choose where several algorithms can be computed at once.
-CHOICES: tuple[str, ...] = NAMES + (ALL,)
+#: What a caller may choose where several image algorithms can be computed at once.
+CHOICES: tuple[str, ...] = IMAGE_NAMES + (ALL,)
 
-_BY_HEX_LENGTH = {a.hex_length: a for a in ALGORITHMS.values()}
-if len(_BY_HEX_LENGTH) != len(ALGORITHMS):  # hash lists and Hash.from_hex infer the algorithm from it
+# A bare hex string names an image algorithm (a vPDQ frame hash has PDQ's length: it comes
+# with its frame number, quality and time, never alone).
+_BY_HEX_LENGTH = {a.hex_length: a for a in ALGORITHMS.values() if not a.video}
+if len(_BY_HEX_LENGTH) != len(IMAGE_NAMES):  # hash lists and Hash.from_hex infer the algorithm from it
     msg = "two algorithms have the same hex length"
     raise RuntimeError(msg)
 
@@ -140,14 +153,14 @@ def by_hex_length(length: int) -> Algorithm | None:
 
 def hex_lengths() -> str:
     """"64 (pdq) or 16 (phash)": the hex lengths that name an algorithm, for error messages."""
-    parts = [f"{a.hex_length} ({a.name})" for a in ALGORITHMS.values()]
+    parts = [f"{a.hex_length} ({a.name})" for a in _BY_HEX_LENGTH.values()]
     return ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
 def select(choice: Any) -> tuple[Algorithm, ...]:
-    """The algorithms a choice names: one name, or ``"both"`` for all of them."""
+    """The image algorithms a choice names: one name, or ``"both"`` for all of them."""
     if choice == ALL:
-        return tuple(ALGORITHMS.values())
-    if isinstance(choice, str) and choice in ALGORITHMS:
+        return tuple(ALGORITHMS[name] for name in IMAGE_NAMES)
+    if isinstance(choice, str) and choice in IMAGE_NAMES:
         return (ALGORITHMS[choice],)
     raise UnknownAlgorithmError(choice, CHOICES)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from . import __version__
 from ._accel import IMPLEMENTATION
-from .algorithms import ALGORITHMS, CHOICES, NAMES, PDQ, PHASH
+from .algorithms import ALGORITHMS, CHOICES, IMAGE_NAMES, NAMES, PDQ, PHASH, VPDQ
 from .algorithms import get as get_algorithm
 from .dedup import find_groups
 from .demo import run_demo
@@ -33,7 +33,10 @@ from .evidence import ReportWriter, check_report
 from .files import iter_image_paths
 from .hashing import HashResult, hash_files
 from .hashlists import export_hash_list, import_hash_list
+from ._parallel import ordered_map, resolve_workers
 from .matcher import MODES, Match, MatchResult, Matcher
+from .videomatch import VideoOptions
+from .vpdq import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT, read_video_hash, vpdq
 from .scan import FloodGuard, Scan, ignore_path
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
@@ -107,6 +110,8 @@ def _one_line(path: str) -> str:
 
 
 def cmd_hash(args: argparse.Namespace) -> int:
+    if args.algo == VPDQ.name:
+        return _hash_videos(args)
     errors = _Errors()
     writer = HashWriter(sys.stdout, args.format)
     paths = iter_image_paths(args.paths, on_error=errors)
@@ -117,6 +122,43 @@ def cmd_hash(args: argparse.Namespace) -> int:
         else:
             errors.exception(r.error)
     sys.stdout.flush()
+    return EXIT_ERROR if errors.count else EXIT_OK
+
+
+def _hash_videos(args: argparse.Namespace) -> int:
+    """vPDQ of each video: the reference's text lines (a "# path" line before each video when
+    there are several), JSON lines with python-threatexchange's frame strings, or CSV rows."""
+    errors = _Errors()
+    paths = list(iter_image_paths(args.paths, on_error=errors, videos=True))
+    out = sys.stdout
+    rows = csv.writer(out, lineterminator="\r\n") if args.format == "csv" else None
+    if rows is not None:
+        rows.writerow(("path", "frame", "quality", "hex", "timestamp"))
+
+    def one(p: str) -> tuple[str, Any, Exception | None]:
+        try:
+            return p, vpdq(p, seconds_per_hash=1.0 / args.fps, exact=args.exact), None
+        except PhotomatchError as e:
+            return p, None, e
+
+    for p, h, err in progress(ordered_map(one, paths, workers=resolve_workers(args.workers)), desc="hashing",
+                              unit="video"):
+        if err is not None:
+            errors.exception(err)
+            continue
+        if h.skipped:
+            print(f"photomatch: {p}: {h.skipped} frame(s) skipped ({h.notes[0]})", file=sys.stderr)
+        if args.format == "jsonl":
+            rec = {"path": p, "algo": VPDQ.name, "frames": json.loads(h.to_json())}
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        elif rows is not None:
+            for f in h.features:
+                rows.writerow((p, f.frame, f.quality, f.hash.hex, f"{f.timestamp:.3f}"))
+        else:
+            if len(paths) > 1:
+                out.write(f"# {_one_line(p)}\n")
+            out.write(h.to_text())
+    out.flush()
     return EXIT_ERROR if errors.count else EXIT_OK
 
 
@@ -131,7 +173,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     errors = _Errors()
     added = existing = 0
     with _open_matcher(args.store, create=True) as m:
-        paths = iter_image_paths(args.paths, on_error=errors)
+        paths = iter_image_paths(args.paths, on_error=errors, videos=True)
         results = m.add_many(paths, label=args.label, algorithm=args.algo, features=args.features, workers=args.workers)
         for r in progress(results, desc="adding"):
             _notes(r.source, r.notes)
@@ -160,7 +202,9 @@ def cmd_match(args: argparse.Namespace) -> int:
                     on_error=errors.exception, progress=lambda it: progress(it, desc="matching"),
                     match_many=match_many, correspondences=report is not None, mode=args.mode,
                     threshold=args.threshold, phash_threshold=args.phash_threshold, workers=args.workers,
-                    exact=args.exact, dihedral=not args.no_dihedral)
+                    exact=args.exact, dihedral=not args.no_dihedral,
+                    video_options=VideoOptions(fps=args.fps, query_percent=args.video_query_percent,
+                                               compared_percent=args.video_compared_percent))
         records = scan.run(args.paths)
         try:
             for rec in records:
@@ -277,6 +321,8 @@ def _print_match_table(rec: dict[str, Any]) -> None:
         source = x["source"] if x["source"] is not None else "-"
         box = "" if x["region"] is None else "\tregion=" + ",".join(map(str, x["region"]))
         stage = x["stage"] + (" verified" if x["verified"] and x["stage"] != "verified" else "")
+        if "time" in x:
+            box += "\ttime=" + ",".join(f"{a:g}-{b:g}s" for a, b in x["time"])
         print(f"{query}\tid={x['id']}\tdistance={x['distance']}\t{x['algo']}\t{stage}"
               f"\tlabel={label}\tsource={source}{box}{where}{flag}")
     for x in rec.get("ignored", ()):
@@ -322,6 +368,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    video_hash = read_video_hash(args.file)  # None unless the file is a vPDQ hash
+    if video_hash is not None:
+        with _open_matcher(args.store, create=True) as m:
+            m.add_video_hash(video_hash, label=args.label, source=os.path.abspath(args.file))
+        print(f"imported a video of {len(video_hash)} vPDQ frame hash(es) from {args.file}", file=sys.stderr)
+        return EXIT_OK
     new_store = not os.path.lexists(args.store)
     try:
         with _open_matcher(args.store, create=True) as m:
@@ -445,6 +497,24 @@ def _share(text: str) -> float:
     return v
 
 
+def _frame_rate(text: str) -> float:
+    return _bounded_number(text, 0, 60, "more than 0 and at most 60", strict=True)
+
+
+def _percent(text: str) -> float:
+    return _bounded_number(text, 0, 100, "from 0 to 100", strict=False)
+
+
+def _bounded_number(text: str, low: float, high: float, what: str, *, strict: bool) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (low < v <= high if strict else low <= v <= high):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="photomatch",
@@ -459,7 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "jsonl", "csv"), default="text")
     p.add_argument("--workers", type=_positive_int, default=None, help="threads (default: CPUs)")
     p.add_argument("--exact", action="store_true",
-                   help="decode JPEGs fully (bit-exact with the references; slower)")
+                   help="decode JPEGs fully (bit-exact with the references; slower); "
+                        "vpdq: the reference's single-precision luma")
+    p.add_argument("--fps", type=_frame_rate, default=1.0,
+                   help="vpdq: frames hashed per second of video (default 1, the reference's)")
     p.set_defaults(func=cmd_hash)
 
     p = sub.add_parser("add", help="add reported images to a store (created if absent)")
@@ -488,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=None)
     p.add_argument("--exact", action="store_true", help="decode JPEGs fully (slower)")
     p.add_argument("--no-dihedral", action="store_true", help="don't try the query's rotations and flips")
+    p.add_argument("--fps", type=_frame_rate, default=1.0,
+                   help="video frames sampled per second, plus scene changes (default 1)")
+    p.add_argument("--video-query-percent", type=_percent, default=QUERY_MATCH_PERCENT, metavar="P",
+                   help="vPDQ: share of the query video's frames that must match (default %(default)s)")
+    p.add_argument("--video-compared-percent", type=_percent, default=COMPARED_MATCH_PERCENT, metavar="P",
+                   help="vPDQ: share of the reported video's frames that must match (default %(default)s)")
     p.add_argument("--ray", action="store_true",
                    help="run on a Ray cluster (needs photomatch[ray]); --workers actors, each opening the store once")
     p.add_argument("--address", default=None, metavar="ADDR",
@@ -538,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dedup", help="groups of near-duplicate images within folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--algo", choices=NAMES, default=PDQ.name)
+    p.add_argument("--algo", choices=IMAGE_NAMES, default=PDQ.name)
     p.add_argument("--threshold", type=_whole_number(0, _MAX_BITS), default=None,
                    help="default: " + ", ".join(f"{a.default_threshold} for {a.name}" for a in ALGORITHMS.values()))
     p.add_argument("--json", action="store_true")

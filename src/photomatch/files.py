@@ -11,26 +11,33 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mov .qt .3gp .3g2 .mkv .webm .avi .wmv .asf .flv .mpg .mpeg .m2ts .mts .ts .ogv .vob".split()
+)
+"""Extensions walked in folders as videos (a file named explicitly is sniffed by content)."""
+
+
 def iter_image_paths(paths: Iterable[str | os.PathLike[str]], *,
-                     on_error: Callable[[str, str], None] | None = None) -> Iterator[str]:
+                     on_error: Callable[[str, str], None] | None = None, videos: bool = False) -> Iterator[str]:
     """Yield the files named and, for folders, every image file below them (sorted, recursive).
 
     Files named explicitly are yielded whatever their extension (the loader says if they aren't
-    images); inside folders only known image extensions count. Symbolic links to folders are not
+    images); inside folders only known image extensions count (video ones too with ``videos``).
+    Symbolic links to folders are not
     followed, so a link loop can't trap the walk. A path that doesn't exist is reported through
     ``on_error(path, reason)`` (or yielded, so the loader reports it, when no callback is given).
     """
     for p in paths:
         p = os.fspath(p)
         if os.path.isdir(p):
-            yield from _walk(p, on_error)
+            yield from _walk(p, on_error, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS if videos else IMAGE_EXTENSIONS)
         elif os.path.lexists(p) or on_error is None:  # a broken or looping link: the loader says which
             yield p
         else:
             on_error(p, "no such file or folder")
 
 
-def _walk(top: str, on_error: Callable[[str, str], None] | None) -> Iterator[str]:
+def _walk(top: str, on_error: Callable[[str, str], None] | None, extensions: frozenset[str]) -> Iterator[str]:
     def report(e: OSError) -> None:
         if on_error is not None:
             on_error(e.filename or top, e.strerror or str(e))
@@ -38,5 +45,5 @@ def _walk(top: str, on_error: Callable[[str, str], None] | None) -> Iterator[str
     for root, dirs, names in os.walk(top, onerror=report, followlinks=False):
         dirs.sort()
         for name in sorted(names):
-            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            if os.path.splitext(name)[1].lower() in extensions:
                 yield os.path.join(root, name)

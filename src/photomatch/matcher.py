@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import loading, regions
+from . import loading, regions, video, videomatch
 from .loading import ImageSource
 from .regions import Box
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
@@ -45,6 +45,9 @@ from .hashing import (
 )
 from .store import Store
 from .verify import Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify
+from .videomatch import VideoOptions, VideoSummary
+from .vpdq import VideoHash
+from .vpdq import vpdq as vpdq_hash
 
 MODES = ("robust", "fast")
 """``match``'s modes (and the CLI's ``--mode`` choices); the first is the default."""
@@ -91,11 +94,22 @@ class Match:
     verified: bool
     score: float
     correspondences: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
+    time: tuple[tuple[float, float], ...] | None = None
+    percent: tuple[float, float] | None = None
 
     def to_json(self, *, correspondences: bool = False) -> dict[str, Any]:
-        """The ``match --json`` fields; ``correspondences=True`` adds them (verified matches)."""
+        """The ``match --json`` fields; ``correspondences=True`` adds them (verified matches).
+
+        In a video query, ``time`` lists the ``[start_s, end_s]`` spans where the item is seen;
+        a reported video matched by vPDQ's rule (``algo`` "vpdq") has ``query_match`` and
+        ``compared_match``, the percentages of unique frames matched on each side."""
         d = {("algo" if k == "algorithm" else k): v for k, v in asdict(self).items()}
         d["region"] = list(self.region) if self.region is not None else None
+        time, percent = d.pop("time"), d.pop("percent")
+        if time is not None:
+            d["time"] = [list(span) for span in time]
+        if percent is not None:
+            d["query_match"], d["compared_match"] = percent
         pairs = d.pop("correspondences")
         if correspondences:
             d["correspondences"] = [list(p) for p in pairs]
@@ -119,6 +133,7 @@ class MatchResult:
     matches: list[Match]
     error: Exception | None = None
     notes: tuple[str, ...] = ()  # stages that could not run on this query, and why
+    video: VideoSummary | None = None  # for a video query: frames matched, skipped, and why
 
     @property
     def ok(self) -> bool:
@@ -274,8 +289,14 @@ class Matcher:
     def __len__(self) -> int:
         return self.store.count()
 
+    def add_video_hash(self, video_hash: VideoHash, *, label: str | None = None, source: str | None = None) -> int:
+        """Add a reported video known by its vPDQ hash (``VideoHash.from_text``/``from_json``)."""
+        return self.store.add_items([dict(hashes=_vpdq_rows(video_hash), label=label, source=source)])[0]
+
     def _prepare(self, image: ImageSource, algos: tuple[Algorithm, ...], features: bool) -> _Prepared:
         source, sha, size = _describe(image)
+        if video.is_video(image):  # a reported video: its vPDQ frame hashes (algorithms are for images)
+            return _Prepared(source, _vpdq_rows(vpdq_hash(image)), sha, size, None)
         # The reported side is decoded exactly: these hashes are kept and may be shared.
         rgb = loading.load_rgb(image, max_pixels=self.max_pixels)
         hashes: list[tuple[str, bytes, int | None, Box | None, str]] = []
@@ -294,15 +315,22 @@ class Matcher:
     # --- matching --------------------------------------------------------------------------
 
     def match(self, image: ImageSource, *, mode: str = "robust", threshold: int | None = None,
-              phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False) -> list[Match]:
+              phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
+              video_options: VideoOptions | None = None) -> list[Match]:
         """Reported items found in a query image, best first.
 
         PDQ matches within ``threshold`` (default 31) of the query or, with ``dihedral``, of any
         of its 8 rotations/flips; pHash items within ``phash_threshold`` (default 10). ``mode``
         ``"robust"`` (default) also looks for the reported photos inside the query (see the
         module docstring); ``"fast"`` compares whole images only.
+
+        A video (a path or bytes) is matched frame by frame (``photomatch.videomatch``): each
+        match then carries the ``time`` spans where the item is seen; reported videos match by
+        vPDQ's rule. ``video_options`` sets the sampling and vPDQ's percentages.
         """
         thresholds = check_match_options(mode, threshold, phash_threshold)
+        if video.is_video(image):
+            return self._match_video(image, mode, *thresholds, dihedral, video_options)[0]
         algos = self._stored_algorithms(features=mode == "robust")
         q = self._hash_query(image, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
         return self._search(q, *thresholds)
@@ -326,9 +354,15 @@ class Matcher:
                    h.bits if h.algorithm == "phash" else None, [], None, 1.0)
         return self._search(q, PDQ.check_threshold(threshold), PHASH.check_threshold(phash_threshold))
 
+    def _match_video(self, source: Any, mode: str, threshold: int | None, phash_threshold: int | None,
+                     dihedral: bool, options: VideoOptions | None,
+                     workers: int | None = None) -> tuple[list[Match], VideoSummary]:
+        return videomatch.match_video(self, source, mode=mode, threshold=threshold, phash_threshold=phash_threshold,
+                                      dihedral=dihedral, options=options or VideoOptions(), workers=workers)
+
     def match_many(self, images: Iterable[ImageSource], *, mode: str = "robust", threshold: int | None = None,
                    phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
-                   workers: int | None = None) -> Iterator[MatchResult]:
+                   workers: int | None = None, video_options: VideoOptions | None = None) -> Iterator[MatchResult]:
         """``match`` over many images: decoded and hashed on a thread pool, streamed in order.
 
         A query that can't be read, or whose search fails (the store stayed locked, say), gives a
@@ -341,6 +375,15 @@ class Matcher:
 
         def run(im: ImageSource) -> MatchResult:
             name = loading.source_name(im)
+
+            if video.is_video(im):
+                found_video, video_error = run_item(name, lambda: self._match_video(
+                    im, mode, *thresholds, dihedral, video_options, n))
+                if found_video is None:
+                    return MatchResult(name, [], video_error)
+                summary = found_video[1]
+                notes = tuple(f"frame skipped: {reason}" for reason in summary.notes)
+                return MatchResult(name, found_video[0], notes=notes, video=summary)
 
             def one() -> tuple[list[Match], tuple[str, ...]]:
                 q = self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
@@ -521,6 +564,10 @@ def _as_hash(h: Hash | str) -> Hash:
         msg = f"expected a Hash or a hex string, got {type(h).__name__}"
         raise HashFormatError(msg)
     return h
+
+
+def _vpdq_rows(video_hash: VideoHash) -> list[tuple[str, bytes, int | None, Box | None, str]]:
+    return [("vpdq", f.hash.bits, f.quality, None, "frame") for f in video_hash.features]
 
 
 def check_match_options(mode: str, threshold: int | None, phash_threshold: int | None) -> tuple[int, int]:

@@ -9,8 +9,10 @@ matched more than ``FloodGuard.share`` of at least ``FloodGuard.minimum`` images
 every one of its matches and in the summary (nothing is dropped). Meanwhile they wait in an
 owner-only temporary file, so memory stays bounded whatever the number of queries.
 
-Videos go to :meth:`Scan.video`, which records them as "not read: video" until video matching
-exists; that method is the place where a video item gets its frames matched.
+Videos are matched like images (``Matcher.match_many`` reads their frames, see
+``photomatch.videomatch``); their records add ``frames`` (samples matched), ``skipped_frames`` and
+``notes``, and each match its ``time`` spans. An engine given as ``match_many`` (Ray) reads images
+only: there videos go to :meth:`Scan.video`, which counts them as not read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 from ._fileio import sha256_file
@@ -113,14 +115,17 @@ class Scan:
         self.match_options = match_options
         self.match_many = match_many or (lambda paths: matcher.match_many(paths, **match_options))
         self.summary.listener = on_problem
-        self.summary.parameters.update({k: v for k, v in match_options.items() if k != "workers"})
+        self.summary.parameters.update({k: v for k, v in match_options.items() if k not in ("workers", "video_options")})
+        if match_options.get("video_options") is not None:
+            self.summary.parameters["video"] = asdict(match_options["video_options"])
+        self._videos_inline = match_many is None
         self.summary.parameters.update(flood_share=self.flood.share, flood_minimum=self.flood.minimum,
                                        ignore_list=len(ignore) if ignore is not None else 0)
         self.summary.store = {"path": os.path.abspath(matcher.path), "items": len(matcher)}
 
     def video(self, item: QueryItem) -> None:
-        """A video of the scan. Video matching (frames against the store) plugs in here; until
-        then the video is counted as not read, by message id for export media."""
+        """A video the engine can't read (Ray reads images only): counted as not read, by message
+        id for export media."""
         m = item.message or {}
         self.summary.problem(Problem(NOT_READ, "video", path=m.get("media", item.path), chat=m.get("chat"),
                                      chat_id=m.get("chat_id"), message_id=m.get("id")))
@@ -130,7 +135,7 @@ class Scan:
 
         def images() -> Iterator[str]:
             for item in expand(paths, self.summary):
-                if item.kind == "video":
+                if item.kind == "video" and not self._videos_inline:
                     self.video(item)
                     continue
                 pending.append(item)
@@ -161,6 +166,9 @@ class Scan:
         s = self.summary
         rec: dict[str, Any] = {"query": r.query,
                                "matches": [m.to_json(correspondences=self.correspondences) for m in r.matches]}
+        video = getattr(r, "video", None)
+        if video is not None:
+            rec.update(frames=video.frames, skipped_frames=video.skipped)  # the reasons are its notes
         if not r.ok:
             s.decode_errors += 1
             rec["error"] = str(r.error)

@@ -80,14 +80,30 @@ log = logging.getLogger(__name__)
 
 #: Packed length in bytes of each algorithm's hash (from ``photomatch.algorithms``).
 ALGORITHMS: dict[str, int] = {a.name: a.nbytes for a in _RECORDS.values()}
-SCHEMA_VERSION = 2
-# Version 1 kept the index cache's bookkeeping as string keys of ``meta``; version 2 has its tables.
-_UPGRADES = {1: _INDEX_CACHE_SCHEMA + "DELETE FROM meta WHERE key = 'removals' OR key LIKE 'index.%';"}
+SCHEMA_VERSION = 3
 #: SQLite ``application_id`` of a photomatch store ("PMS1"): tells our files from other databases.
 APPLICATION_ID = 0x504D5331
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _CHUNK = 500  # ids per "IN (...)" query: well under SQLite's bound-parameter limit
+
+def _hashes_table(name: str) -> str:
+    """The hashes table, its CHECKs derived from the algorithm records (plain identifiers)."""
+    names = ", ".join(f"'{a}'" for a in ALGORITHMS)
+    lengths = " ".join(f"WHEN '{a}' THEN {nbytes}" for a, nbytes in ALGORITHMS.items())
+    indexes = "" if name != "hashes" else """
+CREATE INDEX hashes_item ON hashes (item_id);
+CREATE INDEX hashes_algorithm ON hashes (algorithm, hash_id);"""
+    return f"""CREATE TABLE {name} (
+    hash_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    algorithm TEXT NOT NULL CHECK (algorithm IN ({names})),
+    bits BLOB NOT NULL CHECK (length(bits) = CASE algorithm {lengths} END),
+    quality INTEGER CHECK (quality IS NULL OR quality BETWEEN 0 AND 100),
+    x REAL, y REAL, w REAL, h REAL,
+    kind TEXT NOT NULL DEFAULT 'whole'
+);{indexes}"""
+
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -101,28 +117,33 @@ CREATE TABLE items (
     note TEXT
 );
 CREATE INDEX items_sha256 ON items (sha256);
-CREATE TABLE hashes (
-    hash_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
-    algorithm TEXT NOT NULL CHECK (algorithm IN ({names})),
-    bits BLOB NOT NULL CHECK (length(bits) = CASE algorithm {lengths} END),
-    quality INTEGER CHECK (quality IS NULL OR quality BETWEEN 0 AND 100),
-    x REAL, y REAL, w REAL, h REAL,
-    kind TEXT NOT NULL DEFAULT 'whole'
-);
-CREATE INDEX hashes_item ON hashes (item_id);
-CREATE INDEX hashes_algorithm ON hashes (algorithm, hash_id);
+{hashes}
 CREATE TABLE keypoints (
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (item_id, kind)
 ) WITHOUT ROWID;
-""".format(
-    # Derived from the algorithm records (names are plain identifiers: nothing to escape).
-    names=", ".join(f"'{name}'" for name in ALGORITHMS),
-    lengths=" ".join(f"WHEN '{name}' THEN {nbytes}" for name, nbytes in ALGORITHMS.items()),
-) + _INDEX_CACHE_SCHEMA
+""".format(hashes=_hashes_table("hashes")) + _INDEX_CACHE_SCHEMA
+
+# Version 1 kept the index cache's bookkeeping as string keys of ``meta``; version 2 has its
+# tables. Version 3 knows vPDQ: the hashes table is rebuilt with the records' CHECK (SQLite
+# can't alter a constraint), keeping every row, hash id and the id sequence.
+_UPGRADES = {
+    1: _INDEX_CACHE_SCHEMA + "DELETE FROM meta WHERE key = 'removals' OR key LIKE 'index.%';",
+    2: _hashes_table("hashes_new") + """
+INSERT INTO hashes_new SELECT hash_id, item_id, algorithm, bits, quality, x, y, w, h, kind FROM hashes;
+CREATE TEMP TABLE old_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'hashes';
+DROP TABLE hashes;
+ALTER TABLE hashes_new RENAME TO hashes;
+DELETE FROM sqlite_sequence WHERE name IN ('hashes', 'hashes_new');
+INSERT INTO sqlite_sequence (name, seq) SELECT 'hashes', max(coalesce((SELECT max(seq) FROM old_sequence), 0),
+                                                          coalesce((SELECT max(hash_id) FROM hashes), 0));
+DROP TABLE old_sequence;
+CREATE INDEX hashes_item ON hashes (item_id);
+CREATE INDEX hashes_algorithm ON hashes (algorithm, hash_id);
+""",
+}
 
 Region = tuple[float, float, float, float]
 

@@ -14,7 +14,7 @@ a stream without a single decodable frame is an error (``DecodeError``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Union
 
@@ -23,15 +23,11 @@ import numpy as np
 
 from ._fileio import open_regular
 from .errors import DecodeError, ImageTooLargeError, VideoTooLongError
+from .files import VIDEO_EXTENSIONS
 from .loading import source_name
 
 VideoSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 """A path, the file's bytes, or a binary file object."""
-
-VIDEO_EXTENSIONS = frozenset(
-    ".mp4 .m4v .mov .qt .3gp .3g2 .mkv .webm .avi .wmv .asf .flv .mpg .mpeg .m2ts .mts .ts .ogv .vob".split()
-)
-"""Extensions walked in folders as videos (a file named explicitly is sniffed by content)."""
 
 DEFAULT_MAX_DURATION = 4 * 3600.0
 """Seconds of video read at most (a header declaring more is refused before decoding)."""
@@ -89,6 +85,7 @@ class Frame:
     keyframe: bool
     scale: float = 1.0
     reason: str = "every"
+    luma: np.ndarray | None = None  # the luma grid the sampler compared (``luma_grid``)
 
 
 def is_video_file(path: str | os.PathLike[str]) -> bool:
@@ -105,6 +102,16 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
     if _sniff(head):
         return True
     return os.path.splitext(os.fspath(path))[1].lower() in VIDEO_EXTENSIONS
+
+
+def is_video(source: object) -> bool:
+    """Is a query or reported item a video: a path (content or extension, as ``is_video_file``)
+    or bytes that start like a video container? Pixels, PIL images and file objects are images."""
+    if isinstance(source, (str, os.PathLike)):
+        return not os.path.isdir(source) and is_video_file(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _sniff(bytes(source[:16]))
+    return False
 
 
 def _sniff(head: bytes) -> bool:
@@ -294,17 +301,21 @@ class VideoReader:
         if max_side is not None and max(w, h) > max_side:
             scale = max(w, h) / max_side
             w, h = max(1, round(w / scale)), max(1, round(h / scale))
-        rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=w, height=h, interpolation=interpolation))
+        # One swscale thread: callers convert frames on their own threads, and concurrent
+        # conversions with swscale's automatic thread pools were seen to deadlock (PyAV 17.1).
+        rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=w, height=h, interpolation=interpolation,
+                                                    threads=1))
         if rotate and frame.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=(round(frame.rotation / 90)) % 4))
         return rgb, scale
 
     def sample(self, *, fps: float = 1.0, scene_changes: bool = True, max_side: int | None = None,
-               rotate: bool = True) -> Iterator[Frame]:
+               rotate: bool = True, tap: Callable[[int, Any], None] | None = None) -> Iterator[Frame]:
         """Frames at ``fps`` per second of video time (the first frame always), plus frames where
         the picture changed much since the last sample (cuts, slides; at most one per
         ``MIN_SCENE_GAP`` s). The change is measured on a grid of luma points, read from the
-        decoded plane without conversion, so every frame can be looked at cheaply."""
+        decoded plane without conversion, so every frame can be looked at cheaply. ``tap(number,
+        frame)`` sees every decoded frame first (vPDQ hashes its own frames from the same pass)."""
         if not fps > 0:
             msg = f"fps must be positive, got {fps!r}"
             raise ValueError(msg)
@@ -313,6 +324,8 @@ class VideoReader:
         last_time = -1e9
         last_luma: np.ndarray | None = None
         for number, frame in self.decoded():
+            if tap is not None:
+                tap(number, frame)
             t = self.time_of(number, frame)
             reason = None
             luma = None
@@ -329,7 +342,7 @@ class VideoReader:
             last_luma = luma if luma is not None else luma_grid(frame)
             last_time = t
             pixels, scale = self.rgb(frame, max_side=max_side, rotate=rotate)
-            yield Frame(number, t, pixels, bool(frame.key_frame), scale, reason)
+            yield Frame(number, t, pixels, bool(frame.key_frame), scale, reason, last_luma)
 
 
 def luma_grid(frame: Any, step: int = 8) -> np.ndarray:
@@ -339,7 +352,7 @@ def luma_grid(frame: Any, step: int = 8) -> np.ndarray:
         y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
         return y[::step, : plane.width : step].astype(np.int16)
     small = frame.to_ndarray(format="gray", width=max(1, frame.width // step),
-                             height=max(1, frame.height // step), interpolation="AREA")
+                             height=max(1, frame.height // step), interpolation="AREA", threads=1)
     return small.astype(np.int16)
 
 

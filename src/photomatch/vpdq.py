@@ -19,6 +19,7 @@ matched both reach their thresholds.
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -139,6 +140,22 @@ class VideoHash:
         for f in self.features:
             first.setdefault(f.hash.bits, f.quality)
         return [bits for bits, q in first.items() if q >= quality_threshold]
+
+
+def read_video_hash(path: str) -> VideoHash | None:
+    """A vPDQ hash file (the reference's text lines, or python-threatexchange's JSON list), or
+    None when the file's first line is neither (it is then some other hash list)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first.startswith("["):
+        return VideoHash.from_json(text, source=path)
+    if _TEXT_LINE.match(first):
+        return VideoHash.from_text(text, source=path)
+    return None
+
+
+_TEXT_LINE = re.compile(r"\d+,\d+,[0-9a-fA-F]{64},[0-9.eE+-]+\Z")
 
 
 def _feature(frame: int, hex_text: str, quality: int, ts: float, path: str, line: int | None) -> VpdqFeature:
