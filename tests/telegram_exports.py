@@ -202,7 +202,8 @@ def _chats() -> list[ChatSpec]:
                       (5, "photos/photo_3@14-03-2025_09-40-00.jpg", 1),
                       (6, "photos/photo_4@14-03-2025_10-02-00.jpg", 2),
                       (7, "files/IMG_0042", 3),
-                      (11, "video_files/clip.mp4_thumb.jpg", 1)],
+                      (11, "video_files/clip.mp4_thumb.jpg", 1),
+                      (11, "video_files/clip.mp4", 1)],  # the video shows it too
         kinds={"not_included": {8}, "missing": {9}, "escapes": {10, 14}, "videos": {11}, "not_images": {13}},
         links={"photos/linked.jpg": "outside"})
 

@@ -60,8 +60,9 @@ def test_export_ground_truth(store, tmp_path, fmt, account):
     assert _problems(s, "not_included") == truth.not_included
     assert _problems(s, "missing") == truth.missing
     assert _problems(s, "path_escape") == truth.escapes
-    assert _problems(s, "not_read") == truth.videos
-    assert {r for r in s.reasons["not_read"]} == {"video"}
+    assert _problems(s, "not_read") == set()  # videos are read: their frames matched
+    video_records = {rec["message"]["id"]: rec for rec in records if rec["query"].endswith(".mp4")}
+    assert set(video_records) == {m for _, m in truth.videos} and all(r["frames"] >= 1 for r in video_records.values())
     assert _problems(s, "not_image") == truth.not_images
     assert s.messages == truth.messages - (0 if fmt == "json" else 0)
     assert s.media == truth.media
@@ -96,11 +97,11 @@ def test_cli_match_json_lines_and_summary(store, tmp_path, capsys):
     matched = {(r["message"]["chat"], r["message"]["id"]) for r in lines if r["matches"]}
     assert matched == {(h.chat, h.message_id) for h in truth.hits}
     for r in lines:
-        assert set(r) == {"query", "matches", "message", "sha256"}
+        assert set(r) - {"frames", "skipped_frames"} == {"query", "matches", "message", "sha256"}
         for m in r["matches"]:
             assert m["flood"] is False
     assert "message 9 in 'Helpline reports'" in err and "not found" in err
-    assert "refused" in err and "video" in err
+    assert "refused" in err and "not read" not in err  # videos are read now
     assert "Traceback" not in err
 
 

@@ -147,20 +147,25 @@ def test_cli_video_lines_and_vpdq_hashes(tmp_path, clips, capsys):
     assert [x["query"] for x in lines] == [str(clips["show"]), str(clips["trimmed"])]
     assert lines[0]["frames"] >= 10 and lines[0]["skipped_frames"] == 0
     assert [m["time"] for m in lines[0]["matches"]] and lines[0]["matches"][0]["algo"] == "pdq"
+    assert main(["match", store, str(clips["show"].parent), "--json"]) == 0  # a folder: videos found by content
+    by_query = {x["query"]: x for x in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert by_query[str(clips["show"])]["matches"][0]["time"] == lines[0]["matches"][0]["time"]
     labels = {m["label"]: m for m in lines[1]["matches"]}
     assert set(labels) == {"partner video", "threatexchange"}
     assert labels["partner video"]["query_match"] >= 80 and labels["partner video"]["algo"] == "vpdq"
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "message"),
+    ("name", "data", "message", "status"),
     [
-        ("zero.mp4", b"", "empty"),
-        ("fake.mp4", b"this is text, not a video\n", "not a video"),
-        ("cut.mp4", None, "truncated or corrupt video"),
+        # the folder scan sniffs content first: these are skipped as "not an image" and counted
+        ("zero.mp4", b"", "1 empty file", 0),
+        ("fake.mp4", b"this is text, not a video\n", "1 text", 0),
+        # a video container that can't be read is an error, named, and the rest go on
+        ("cut.mp4", None, "cut.mp4: truncated or corrupt video", 2),
     ],
 )
-def test_cli_bad_videos_are_one_line_errors(tmp_path, clips, capsys, name, data, message):
+def test_cli_bad_videos_are_reported_in_one_line(tmp_path, clips, capsys, name, data, message, status):
     store = str(tmp_path / "s.db")
     Image.fromarray(PHOTOS[1]).save(tmp_path / "p1.png")
     main(["add", store, str(tmp_path / "p1.png")])
@@ -170,12 +175,13 @@ def test_cli_bad_videos_are_one_line_errors(tmp_path, clips, capsys, name, data,
         data = full[: len(full) // 2]
     p.write_bytes(data)
     capsys.readouterr()
-    assert main(["match", store, str(p), str(clips["show"])]) == 2  # reported, and the rest go on
+    assert main(["match", store, str(p), str(clips["show"])]) == status
     out, err = capsys.readouterr()
-    [line] = [x for x in err.splitlines() if name in x]
-    assert message in line and "Traceback" not in err
-    assert str(clips["show"]) in out
+    assert [x for x in err.splitlines() if message in x] and "Traceback" not in err
+    assert str(clips["show"]) + "\tid=" in out
     assert main(["hash", str(p), "--algo", "vpdq"]) == 2
+    err = capsys.readouterr().err
+    assert len([x for x in err.splitlines() if name in x]) == 1 and "Traceback" not in err
 
 
 def test_cli_options_checked_before_work(tmp_path, capsys):
@@ -183,7 +189,8 @@ def test_cli_options_checked_before_work(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["match", store, "x.mp4", "--fps", "0"])
     assert e.value.code == 2
-    assert main(["match", store, "x.mp4", "--video-query-percent", "120"]) == 2
-    assert "query_percent" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["match", store, "x.mp4", "--video-query-percent", "120"])
+    assert e.value.code == 2 and "from 0 to 100" in capsys.readouterr().err
     assert not os.path.exists(store)
     assert np.isfinite(VideoOptions().fps)

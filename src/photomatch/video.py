@@ -24,6 +24,7 @@ import numpy as np
 from ._fileio import open_regular
 from .errors import DecodeError, ImageTooLargeError, VideoTooLongError
 from .files import VIDEO_EXTENSIONS
+from .sources.sniff import HEAD, VIDEO, sniff_bytes
 from .loading import source_name
 
 VideoSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
@@ -96,7 +97,7 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
     """
     try:
         with open_regular(os.fspath(path)) as f:  # a FIFO or a device is no video: never block on it
-            head = f.read(16)
+            head = f.read(HEAD)
     except OSError:
         head = b""
     if _sniff(head):
@@ -110,20 +111,13 @@ def is_video(source: object) -> bool:
     if isinstance(source, (str, os.PathLike)):
         return not os.path.isdir(source) and is_video_file(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _sniff(bytes(source[:16]))
+        return _sniff(bytes(source[:HEAD]))
     return False
 
 
 def _sniff(head: bytes) -> bool:
-    return (
-        head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")  # MP4, MOV, 3GP
-        or head[:4] == b"\x1a\x45\xdf\xa3"  # Matroska, WebM
-        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
-        or head[:3] == b"FLV"
-        or head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")  # MPEG-PS, MPEG-1/2 video
-        or head[:4] == b"\x30\x26\xb2\x75"  # ASF / WMV
-        or (head[:1] == b"\x47" and len(head) >= 1 and head[:4] != b"GIF8")  # MPEG-TS sync byte
-    )
+    # The same classification as the scan's (HEIF/AVIF brands are pictures, M4A is audio).
+    return sniff_bytes(head).kind == VIDEO
 
 
 class VideoReader:
@@ -397,9 +391,9 @@ def _head(source: Any) -> bytes:
     try:
         if isinstance(source, str):
             with open_regular(source) as f:
-                return f.read(16)
+                return f.read(HEAD)
         source.seek(0)
-        return source.read(16)
+        return source.read(HEAD)
     except (OSError, AttributeError, ValueError):
         return b""
 
