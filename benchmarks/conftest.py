@@ -2,6 +2,7 @@
 
 Options:
     --big     also run the largest sizes (1e7 codes in bench_index.py: several GB of RAM, minutes)
+    --huge    the 1e8-code HashIndex run of bench_index.py (test_huge: about 9 GB of RAM)
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="also run the largest benchmark sizes (1e7 index entries; needs ~10 GB RAM and minutes)",
     )
+
+    group.addoption(
+        "--huge",
+        action="store_true",
+        default=False,
+        help="run the 1e8-code HashIndex benchmark (bench_index.py::test_huge; ~9 GB RAM, minutes)",
+    )
+
+
+@pytest.fixture(scope="session")
+def huge(request: pytest.FixtureRequest) -> bool:
+    """Whether --huge was given."""
+    return bool(request.config.getoption("--huge"))
 
 
 @pytest.fixture(scope="session")

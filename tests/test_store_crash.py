@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 
 from photomatch.store import Store
+from photomatch.verify import Features
 
 SEED = 20240917
 KILLS = int(os.environ.get("PHOTOMATCH_CRASH_KILLS", "22"))  # a longer campaign: set it higher
@@ -42,12 +43,17 @@ import json, os, sys, time
 import numpy as np
 from photomatch.errors import StoreLockedError
 from photomatch.store import Store
+from photomatch.verify import Features
 
 SEED = int(sys.argv[4])
 
 def codes(worker, step):
     rng = np.random.default_rng([SEED, worker, step])
     return rng.integers(0, 256, 32, dtype=np.uint8).tobytes(), rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+
+def feats(worker, step):
+    rng = np.random.default_rng([SEED, worker, step, 2])
+    return Features(np.zeros((16, 2), np.float32), rng.integers(0, 256, (16, 32), dtype=np.uint8), (10, 10))
 
 def read_log(path):
     try:
@@ -87,11 +93,12 @@ if mode == "add":
         if r < 0.2:  # a batch: one transaction
             steps = list(range(step, step + 5))
             ids = timed(store.add_items, [{"hashes": [("pdq", codes(worker, s)[0], 90), ("phash", codes(worker, s)[1])],
-                                           "label": f"w{worker}s{s}"} for s in steps])
+                                           "label": f"w{worker}s{s}", "keypoints": feats(worker, s).to_bytes()}
+                                          for s in steps])
         else:
             steps = [step]
             one = timed(store.add_item, [("pdq", codes(worker, step)[0], 90), ("phash", codes(worker, step)[1])],
-                        label=f"w{worker}s{step}")
+                        label=f"w{worker}s{step}", keypoints=feats(worker, step).to_bytes())
             ids = None if one is None else [one]
         step += len(steps)
         if ids is not None:
@@ -102,6 +109,7 @@ if mode == "add":
                 os.write(fd, f"R {ids[0]}\n".encode())
         if r > 0.93:
             timed(store.range_search, "pdq", codes(worker, step - 1)[0], 31)  # keeps the index loaded and in sync
+            timed(store.feature_votes, feats(worker, step - 1), top=1)  # and the feature index
         elif r > 0.90:
             timed(store.flush)  # writes the index cache: kills land here too
 elif mode == "hog":
@@ -140,6 +148,12 @@ print(json.dumps(stats), flush=True)
 def codes(worker: int, step: int) -> tuple[bytes, bytes]:
     rng = np.random.default_rng([SEED, worker, step])
     return rng.integers(0, 256, 32, dtype=np.uint8).tobytes(), rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+
+
+def feats(worker: int, step: int) -> Features:
+    """The local features the child stores with an item (random descriptors: unique to it)."""
+    rng = np.random.default_rng([SEED, worker, step, 2])
+    return Features(np.zeros((16, 2), np.float32), rng.integers(0, 256, (16, 32), dtype=np.uint8), (10, 10))
 
 
 def read_log(path: Path) -> tuple[list[tuple[int, int, int]], set[int], set[int]]:
@@ -212,6 +226,12 @@ def verify(path: Path, log: tuple[list[tuple[int, int, int]], set[int], set[int]
             # at the maximum threshold every stored code matches: the index holds exactly the db's hashes
             everything = store.range_search(alg, bytes(bits // 8), bits, per_item=False)[0]
             assert sorted(h.hash_id for h in everything) == sorted(db_hash_ids[alg])
+        # The feature index (a cache file beside the store, like the hash indexes') agrees too:
+        # every item's own descriptors vote for it alone, and it holds exactly the db's items.
+        for item in items.values():
+            worker, step = map(int, item.label[1:].split("s"))
+            assert store.feature_votes(feats(worker, step), top=2) == [(item.id, 16)]
+        assert store.info()["feature_index"]["items"] == len(items)
         return len(items), unlogged
 
 

@@ -190,17 +190,22 @@ def test_feature_index_retrieves_and_verifies(ivf_from):
     samples = _samples()
     names = list(samples)
     index = FeatureIndex(ivf_from=ivf_from)
-    for i, n in enumerate(names):
-        index.add(i, extract_features(samples[n]))
+    features = [extract_features(samples[n]) for n in names]
+    for i, f in enumerate(features):
+        index.add(i, f)
     assert len(index) == len(names)
+    index.build()
+    assert index.method == ("flat" if ivf_from > 10**6 else "ivf")
     for i, n in enumerate(names[:4]):
         photo = samples[n]
         h, w = photo.shape[:2]
         query, _ = _similar(photo[h // 6 :, w // 8 :], 4.0, 0.9, (640, 560), (0, 0))
         qf = extract_features(query)
         assert index.search(qf, top=3)[0][0] == i
-        found = index.match(qf, top=3)
-        assert [item for item, _ in found] == [i]
+        found = [item for item, _ in index.search(qf, top=3) if verify(qf, features[item]).ok]
+        assert found == [i]
+    restored = FeatureIndex.from_bytes(index.to_bytes())
+    assert restored.search(qf, top=3) == index.search(qf, top=3) and restored.checksum() == index.checksum()
     index.remove(0)
     assert all(item != 0 for item, _ in index.search(extract_features(samples[names[0]]), top=8))
     with pytest.raises(ValueError, match="nprobe"):
@@ -232,3 +237,30 @@ def test_verify_rejects_mirror_images(name):
     f = extract_features(photo)
     for mirror in (photo[:, ::-1], photo[::-1]):
         assert not verify(np.ascontiguousarray(mirror), f).ok
+
+
+def test_feature_index_votes_are_the_nearest_descriptors_items():
+    """Flat search against a numpy oracle: each query descriptor votes for the item of its nearest
+    stored descriptor (ties to any nearest) within max_distance; removal and retraining keep it."""
+    rng = np.random.default_rng(7)
+    items = {i: rng.integers(0, 256, (60, 32), dtype=np.uint8) for i in range(1, 41)}
+    index = FeatureIndex(ivf_from=10**9)
+    for i, d in items.items():
+        index.add(i, d)
+    query_desc = items[3][:30] ^ (rng.random((30, 32)) < 0.02).astype(np.uint8)  # near item 3's
+    query = Features(np.zeros((30, 2), np.float32), query_desc, (10, 10))
+    everything = np.concatenate(list(items.values()))
+    labels = np.concatenate([np.full(60, i) for i in items])
+    dist = np.unpackbits(query_desc[:, None, :] ^ everything[None, :, :], axis=2).sum(axis=2)
+    nearest = labels[dist.argmin(axis=1)][dist.min(axis=1) <= 64]
+    expected = dict(zip(*np.unique(nearest, return_counts=True)))
+    assert dict(index.search(query, top=50)) == {int(k): int(v) for k, v in expected.items()}
+    assert index.remove([3, 999]) == 1 and 3 not in dict(index.search(query, top=50))
+    grown = FeatureIndex(ivf_from=500, nprobe=64)  # trained at 500+ descriptors, retrained at 16x
+    for i, d in items.items():
+        grown.add(i, d)
+        grown.build()
+    assert grown.method == "ivf" and grown.descriptors == 40 * 60
+    assert grown.search(query, top=1)[0][0] == 3
+    with pytest.raises(ValueError, match="already"):
+        grown.add(3, items[3])

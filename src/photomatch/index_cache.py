@@ -31,7 +31,7 @@ import numpy as np
 
 from .index import HashIndex
 
-__all__ = ["SCHEMA", "IndexCache", "IndexCheckpoint", "note_removals"]
+__all__ = ["SCHEMA", "IndexCache", "IndexCheckpoint", "note_removals", "removal_count"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def note_removals(con: sqlite3.Connection, algorithms: Any) -> None:
                     " ON CONFLICT (algorithm) DO UPDATE SET count = count + 1", [(a,) for a in algorithms])
 
 
-def _removals(con: sqlite3.Connection, algorithm: str) -> int:
+def removal_count(con: sqlite3.Connection, algorithm: str) -> int:
+    """How many removal transactions touched ``algorithm`` (0 before the first)."""
     row = con.execute("SELECT count FROM removals WHERE algorithm = ?", (algorithm,)).fetchone()
     return 0 if row is None else int(row[0])
 
@@ -133,7 +134,7 @@ class IndexCache:
                           (algorithm, state.max_id))
         while rows := cur.fetchmany(_FETCH):
             self._add_rows(state, rows, algorithm)
-        removals = _removals(con, algorithm)
+        removals = removal_count(con, algorithm)
         if removals != state.removals:
             self._compare_ids(con, state, algorithm)
             state.removals = removals

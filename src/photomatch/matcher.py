@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -37,7 +39,6 @@ from .algorithms import get as get_algorithm
 from ._codes import hamming
 from ._fileio import sha256_file
 from .errors import HashFormatError, PhotomatchError, run_item
-from .features import FeatureIndex
 from ._parallel import ordered_map, resolve_workers
 from .hashing import (
     DIHEDRAL_NAMES,
@@ -203,8 +204,7 @@ class Matcher:
         self.path = os.fspath(path)
         self.max_pixels = max_pixels
         self.store = Store(self.path, create=create, timeout=timeout, read_only=read_only)
-        self._features = FeatureIndex()
-        self._features_state: tuple[int, int] | None = None
+        self._features = StoreFeatures(self.store)
 
     # --- context ---------------------------------------------------------------------------
 
@@ -400,20 +400,9 @@ class Matcher:
     def _stored_algorithms(self, *, features: bool) -> frozenset[str]:
         """What the store holds to search: "pdq", "phash" and, when asked, "features" (loaded)."""
         found = {a for a in ALGORITHMS if self.store.has_algorithm(a)}
-        if features and self._refresh_features():
+        if features and self.store.has_features():
             found.add("features")
         return frozenset(found)
-
-    def _refresh_features(self) -> bool:
-        """Load stored local features into the in-memory index when they changed; any stored?"""
-        state = self.store.keypoints_state()
-        if state != self._features_state:
-            index = FeatureIndex()
-            for item_id, blob in self.store.iter_keypoints():
-                index.add(item_id, Features.from_bytes(blob))
-            index.build()
-            self._features, self._features_state = index, state
-        return state[0] > 0
 
     def _hash_query(self, image: ImageSource, *, mode: str, dihedral: bool, exact: bool,
                     algos: frozenset[str]) -> _Query:
@@ -505,7 +494,10 @@ class Matcher:
         # the visible part of the photo, not over the captions that hide the rest.
         band = extract_features(np.ascontiguousarray(q.pixels[margin : h - margin]))
         for item, _votes in self._features.search(band, top=FEATURE_CANDIDATES):
-            reported = self._features.features_of(item)
+            try:
+                reported = self._features.features_of(item)
+            except KeyError:
+                continue  # removed by another process since the search
             v = verify(band, reported)
             if not v.ok or v.transform is None:
                 continue
@@ -555,6 +547,38 @@ class Matcher:
             quality=quality, low_quality=low, region=region, stage=stage, transform=transform,
             verified=False, score=round(score, 4),
         )
+
+
+class StoreFeatures:
+    """The reported side of local-feature matching, as the matcher uses it: ``search`` (which
+    items a query's features vote for: the store's persistent feature index) and ``features_of``
+    (an item's own features for verification, read from the store when needed; the last
+    ``cached`` stay in memory, as a query verifies the same few candidates several times)."""
+
+    def __init__(self, store: Store, *, cached: int = 256) -> None:
+        self._store = store
+        self._cached = cached
+        self._recent: OrderedDict[int, Features] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def search(self, query: Features, *, top: int) -> list[tuple[int, int]]:
+        return self._store.feature_votes(query, top=top)
+
+    def features_of(self, item_id: int) -> Features:
+        """The stored features of ``item_id`` (KeyError if it keeps none)."""
+        with self._lock:
+            if item_id in self._recent:
+                self._recent.move_to_end(item_id)
+                return self._recent[item_id]
+        blob = self._store.get_keypoints(item_id)
+        if blob is None:
+            raise KeyError(item_id)
+        features = Features.from_bytes(blob)
+        with self._lock:
+            self._recent[item_id] = features
+            while len(self._recent) > self._cached:
+                self._recent.popitem(last=False)
+        return features
 
 
 def _as_hash(h: Hash | str) -> Hash:

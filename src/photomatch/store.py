@@ -62,7 +62,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -72,7 +72,11 @@ from .algorithms import ALGORITHMS as _RECORDS
 from .algorithms import get as _get_algorithm
 from .errors import StoreError, StoreLockedError
 from .index_cache import SCHEMA as _INDEX_CACHE_SCHEMA
+from .feature_cache import FEATURES, REWRITTEN, FeatureCache
 from .index_cache import IndexCache, note_removals
+
+if TYPE_CHECKING:
+    from .verify import Features
 
 __all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "Store", "StoredHash"]
 
@@ -366,6 +370,7 @@ class Store:
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
         self._cache = IndexCache(self.path, ALGORITHMS)
+        self._feature_cache = FeatureCache(self.path)
         self._commits = 0  # our own commits: data_version does not count them
         self._prepare_file(create)
         try:
@@ -657,6 +662,7 @@ class Store:
             return 0
         removed = 0
         gone: dict[str, list[int]] = {}
+        with_features: list[int] = []
         with self._write("removing items") as con:
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i:i + _CHUNK]
@@ -664,12 +670,15 @@ class Store:
                 for hash_id, algorithm in con.execute(
                         f"SELECT hash_id, algorithm FROM hashes WHERE item_id IN ({marks})", chunk):
                     gone.setdefault(algorithm, []).append(hash_id)
+                with_features += [r[0] for r in con.execute(
+                    f"SELECT item_id FROM keypoints WHERE item_id IN ({marks})", chunk)]
                 removed += con.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk).rowcount
             if removed:
-                note_removals(con, gone)
+                note_removals(con, list(gone) + ([FEATURES] if with_features else []))
         with self._lock:
             for algorithm, hash_ids in gone.items():
                 self._cache.removed(algorithm, hash_ids)
+            self._feature_cache.removed(with_features)
         return removed
 
     @staticmethod
@@ -691,8 +700,13 @@ class Store:
             if con.execute("SELECT 1 FROM items WHERE id = ?", (int(item_id),)).fetchone() is None:
                 msg = f"{self.path}: no item {item_id}"
                 raise KeyError(msg)
+            replaced = con.execute("SELECT 1 FROM keypoints WHERE item_id = ? AND kind = ?",
+                                   (int(item_id), descriptor)).fetchone() is not None
             con.execute("INSERT OR REPLACE INTO keypoints (item_id, kind, data) VALUES (?, ?, ?)",
                         (int(item_id), descriptor, blob))
+            if replaced:  # indexes hold the old descriptors: rebuild them (a rare operation)
+                note_removals(con, [REWRITTEN])
+                con.execute("DELETE FROM index_checkpoints WHERE algorithm = ?", (FEATURES,))
 
     def get_keypoints(self, item_id: int, *, descriptor: str = "orb") -> bytes | None:
         """The keypoint descriptors stored for an item, or None."""
@@ -791,6 +805,7 @@ class Store:
             meta = dict(con.execute("SELECT key, value FROM meta"))
         with self._lock:
             index = {algorithm: self._cache.info(algorithm) for algorithm in ALGORITHMS}
+            feature_index = self._feature_cache.info()
         return {
             "path": str(self.path),
             "items": items,
@@ -799,6 +814,7 @@ class Store:
             "created": meta.get("created"),
             "app_version": meta.get("app_version"),
             "index": index,
+            "feature_index": feature_index,
         }
 
     # -- search ----------------------------------------------------------------------------------
@@ -846,6 +862,23 @@ class Store:
                 hits.sort(key=lambda h: (h.distance, h.item_id))
             results.append(hits)
         return results
+
+    def has_features(self) -> bool:
+        """Whether any item keeps local features."""
+        with self._read("reading keypoints") as con:
+            return con.execute("SELECT 1 FROM keypoints LIMIT 1").fetchone() is not None
+
+    def feature_votes(self, query: Features, *, top: int, max_distance: int = 64) -> list[tuple[int, int]]:
+        """The items whose stored local features most of the query's descriptors are nearest to:
+        ``(item_id, votes)``, most first (see :class:`photomatch.features.FeatureIndex`). The
+        index is a cache beside the store (``<store>.features.index``), kept up to date like the
+        hash indexes; it sees every item committed before the call."""
+        with self._lock:
+            con = self._connection()
+            dv = self._data_version(con)
+            with self._read("searching features") as con:
+                index = self._feature_cache.sync(con, (dv, self._commits))
+                return index.search(query, top=top, max_distance=max_distance)
 
     @staticmethod
     def _as_queries(codes: Any, nbytes: int) -> np.ndarray:
@@ -899,6 +932,11 @@ class Store:
                 with self._write("saving the index cache") as con:
                     self._cache.save(con, algorithm, (dv, self._commits))
                 self._cache.saved(algorithm, (dv, self._commits))
+            if self._feature_cache.unsaved:
+                dv = self._data_version(con)
+                with self._write("saving the feature index") as con:
+                    self._feature_cache.save(con, (dv, self._commits))
+                self._feature_cache.saved((dv, self._commits))
 
     def close(self) -> None:
         """Save the changed index caches (best effort) and close the database. Idempotent."""
@@ -917,6 +955,7 @@ class Store:
             finally:
                 self._abandon()
                 self._cache.clear()
+                self._feature_cache.clear()
 
     def __enter__(self) -> Store:
         return self
