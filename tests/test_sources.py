@@ -311,3 +311,20 @@ _HTML_BITS = st.sampled_from(['<div class="message default clearfix" id="message
 @given(st.lists(_HTML_BITS, max_size=60), st.binary(max_size=40))
 def test_hostile_messages_html_never_raises(tmp_path, bits, tail):
     _read_hostile(tmp_path / "h", "messages.html", "".join(bits).encode() + tail)
+
+
+def test_paths_that_leave_the_export_are_refused(tmp_path):
+    from photomatch.sources.telegram import ExportReader
+
+    root = tmp_path / "export"
+    (root / "photos").mkdir(parents=True)
+    (tmp_path / "secret.jpg").write_bytes(b"x")
+    os.symlink(tmp_path / "secret.jpg", root / "photos" / "link.jpg")
+    os.symlink(tmp_path, root / "up")  # a folder link on the way out
+    reader = ExportReader(str(root), ScanSummary())
+    for value in ("/etc/passwd", "C:\\Windows\\x.jpg", "c:/x.jpg", "\\\\server\\share\\x.jpg", "../secret.jpg",
+                  "photos/../../secret.jpg", "photos/link.jpg", "up/secret.jpg", "", "a\0b"):
+        assert reader.resolve(str(root), value)[1] is None, value
+    for value in ("photos/a.jpg", "a:b.jpg", "photos/./x/../a.jpg", "..a.jpg"):
+        rel, path, _ = reader.resolve(str(root), value)
+        assert path is not None and os.path.realpath(path).startswith(str(root.resolve())), value

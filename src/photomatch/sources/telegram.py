@@ -125,7 +125,8 @@ class ExportReader:
         """(path inside the export, file path to open or None when refused, why refused)."""
         if not value or "\0" in value:
             return value, None, "empty or invalid path"
-        if os.path.isabs(value) or value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
+        drive = len(value) > 2 and value[0].isalpha() and value[1] == ":" and value[2] in "/\\"  # C:\ or C:/
+        if os.path.isabs(value) or value.startswith(("/", "\\")) or drive:
             return value, None, "absolute path: refused (outside the export folder)"
         joined = os.path.normpath(os.path.join(base, value))
         rel = os.path.relpath(joined, self.root)
