@@ -1,6 +1,6 @@
 """Write the fuzzing seed corpora: small real files of every format photomatch reads, and hash lists.
 
-    python fuzz/make_corpus.py            # -> fuzz/corpus/images, fuzz/corpus/hashlists
+    python fuzz/make_corpus.py            # -> fuzz/corpus/images, fuzz/corpus/videos, fuzz/corpus/hashlists
     python fuzz/make_corpus.py --out DIR  # elsewhere
 
 Everything is generated here (Pillow, pillow-heif, numpy), deterministically, so the repository
@@ -133,9 +133,48 @@ def hashlist_seeds() -> dict[str, bytes]:
     }
 
 
+def video_seeds() -> dict[str, Callable[[], bytes]]:
+    """Tiny clips (32 x 24, a few frames) in the containers and codecs the video path reads."""
+
+    def clip(codec: str, fmt: str, pix_fmt: str = "yuv420p", frames: int = 6, rotation: int | None = None,
+             **options: str) -> Callable[[], bytes]:
+        def make() -> bytes:
+            import av
+
+            buf = io.BytesIO()
+            with av.open(buf, "w", format=fmt) as c:
+                s = c.add_stream(codec, rate=5)
+                s.width, s.height, s.pix_fmt = 32, 24, pix_fmt
+                if options:
+                    s.options = dict(options)
+                if rotation is not None:
+                    s.set_display_rotation(rotation)
+                for i in range(frames):
+                    rgb = _content(24, 32, seed=i // 2)
+                    c.mux(s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+                c.mux(s.encode())
+            return buf.getvalue()
+
+        return make
+
+    return {
+        "h264.mp4": clip("libx264", "mp4"),
+        "h264_rotated.mov": clip("libx264", "mov", rotation=90),
+        "h264.ts": clip("libx264", "mpegts"),
+        "hevc.mkv": clip("libx265", "matroska"),
+        "vp9.webm": clip("libvpx-vp9", "webm"),
+        "vp8.mkv": clip("libvpx", "matroska"),
+        "mjpeg.avi": clip("mjpeg", "avi", pix_fmt="yuvj420p"),
+        "mpeg4.mp4": clip("mpeg4", "mp4"),
+        "anim.gif": clip("gif", "gif", pix_fmt="rgb8"),
+    }
+
+
 def write_corpus(out: Path) -> tuple[int, int, list[str]]:
-    """Write both corpora under ``out``; return (images written, hash lists written, formats skipped)."""
-    images, lists = out / "images", out / "hashlists"
+    """Write the corpora under ``out``; return (images and videos written, hash lists written,
+    formats skipped)."""
+    images, lists, clips = out / "images", out / "hashlists", out / "videos"
+    clips.mkdir(parents=True, exist_ok=True)
     images.mkdir(parents=True, exist_ok=True)
     lists.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
@@ -147,6 +186,13 @@ def write_corpus(out: Path) -> tuple[int, int, list[str]]:
             skipped.append(f"{name} ({type(e).__name__}: {e})")
             continue
         (images / name).write_bytes(data)
+        n_images += 1
+    for name, make in video_seeds().items():
+        try:
+            (clips / name).write_bytes(make())
+        except Exception as e:  # noqa: BLE001 -- an encoder missing from this PyAV build
+            skipped.append(f"{name} ({type(e).__name__}: {e})")
+            continue
         n_images += 1
     for name, data in hashlist_seeds().items():
         (lists / name).write_bytes(data)

@@ -224,3 +224,13 @@ def test_paths_and_sniffing(tmp_path):
         VideoReader(tmp_path)
     with VideoReader(p) as v, open(p, "rb") as f, VideoReader(f) as w:
         assert v.info == w.info.__class__(**{**w.info.__dict__, "name": str(p)})
+
+
+def test_fuzz_finding_a_stream_without_decoder():
+    """fuzz/fuzz_video.py found it (a mutated seed whose codec FFmpeg has no decoder for): PyAV
+    gives the stream no codec context; the reader says so instead of raising AttributeError."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "data", "video", "fuzz-no-decoder.bin")
+    with pytest.raises(photomatch.DecodeError, match="no decoder"):
+        VideoReader(path)

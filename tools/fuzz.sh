@@ -6,7 +6,8 @@
 #
 # Harnesses (fuzz/README.md): fuzz_load_hash (bytes -> open_image -> PDQ/pHash kernels),
 # fuzz_hashlist (bytes -> read_hash_list -> write/read round trip) and fuzz_kernels (any array
-# -> C kernels, checked against the numpy twins; no seeds needed). Seeds come from
+# -> C kernels, checked against the numpy twins; no seeds needed) and fuzz_video (bytes ->
+# VideoReader -> sampled frames -> vPDQ, seeded with tiny generated clips). Seeds come from
 # fuzz/make_corpus.py; inputs that find new coverage accumulate in fuzz/work/<harness>/ (kept
 # between runs on one machine, ignored by git), and a crashing input is written to
 # fuzz/artifacts/<harness>/crash-* with its traceback in fuzz/artifacts/<harness>.log.
@@ -20,11 +21,11 @@ if ! "$PY" -c "import atheris" 2>/dev/null; then
     echo "fuzz.sh: installing atheris into $("$PY" -c 'import sys; print(sys.prefix)')"
     "$PY" -m pip install -q atheris
 fi
-[ -d fuzz/corpus/images ] && [ -d fuzz/corpus/hashlists ] || "$PY" fuzz/make_corpus.py --out fuzz/corpus
+[ -d fuzz/corpus/images ] && [ -d fuzz/corpus/hashlists ] && [ -d fuzz/corpus/videos ] || "$PY" fuzz/make_corpus.py --out fuzz/corpus
 
 status=0
 # harness:seed folder:max input length (images need room for a whole small file; lists for long lines)
-for spec in load_hash:images:65536 hashlist:hashlists:16384 kernels::4096; do
+for spec in load_hash:images:65536 hashlist:hashlists:16384 kernels::4096 video:videos:65536; do
     IFS=: read -r name seeds max_len <<<"$spec"
     work=fuzz/work/$name art=fuzz/artifacts/$name log=fuzz/artifacts/$name.log
     mkdir -p "$work" "$art"

@@ -182,6 +182,8 @@ class VideoReader:
     def _read_info(self) -> VideoInfo:
         s = self._stream
         ctx = s.codec_context
+        if ctx is None:  # FFmpeg has no decoder for this stream's codec (or the codec id is garbage)
+            raise DecodeError(self.name, "unsupported video codec (no decoder in this FFmpeg build)")
         rate = s.average_rate or s.guessed_rate or s.base_rate
         fps = float(rate) if rate else 0.0
         duration = None

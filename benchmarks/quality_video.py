@@ -1,0 +1,228 @@
+"""Video quality: reported photos found in videos made from photos-dev, and vPDQ video matches.
+
+    python -m benchmarks.quality_video [--limit 30] [--out DIR]
+
+photos-dev is shuffled (seed 0): the first ``--limit`` photos are reported (stored with
+features), the next ``--limit`` make the unrelated videos. Cases, each H.264 made here with PyAV:
+
+- slideshow: 10 photos per 1280x720 video, 2 s each with 0.5 s cross-fades;
+- screen: one 720x1280 "phone screen recording" per photo: status and navigation bars, a
+  caption, the photo scrolling up into view, resting, scrolling out;
+- low: each slideshow re-encoded at half resolution and a low bitrate (crf 38);
+- unrelated: slideshows of the other photos (any match is a false match).
+
+Recall counts a reported photo found in its video with a time span overlapping the seconds it is
+fully shown. The peer is per-frame ``pdqhash`` on the same sampled frames (one per second plus
+scene changes) against the reported photos' ``pdqhash``, at distance 31. vPDQ video-to-video:
+the slideshows are stored as reported videos; their trimmed copies (the middle half, re-encoded)
+must match them, and the unrelated slideshows must not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from photomatch.matcher import Matcher
+from photomatch.video import VideoReader
+
+from .photos import photos_dev
+
+FPS = 10
+
+
+def _load(folder: str, limit: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))
+    order = np.random.default_rng(0).permutation(len(names))
+    pics = []
+    for i in order[: 2 * limit]:
+        im = cv2.imread(os.path.join(folder, names[i]), cv2.IMREAD_COLOR)
+        scale = 1024 / max(im.shape[:2])
+        pics.append(cv2.cvtColor(cv2.resize(im, None, fx=min(1.0, scale), fy=min(1.0, scale),
+                                            interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+    return pics[:limit], pics[limit:]
+
+
+def _fit(pic: np.ndarray, w: int, h: int) -> np.ndarray:
+    s = min(w / pic.shape[1], h / pic.shape[0])
+    small = cv2.resize(pic, (max(2, round(pic.shape[1] * s)), max(2, round(pic.shape[0] * s))),
+                       interpolation=cv2.INTER_AREA)
+    board = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    board[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return board
+
+
+def _write(path: str, frames, w: int, h: int, crf: int = 23) -> None:
+    with av.open(path, "w") as c:
+        s = c.add_stream("libx264", rate=Fraction(FPS))
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"preset": "veryfast", "crf": str(crf)}
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        c.mux(s.encode())
+
+
+def slideshow(path: str, pics: list[np.ndarray], w: int = 1280, h: int = 720, crf: int = 23) -> list[tuple[float, float]]:
+    """Writes the slideshow; returns each photo's fully shown interval (s)."""
+    boards = [_fit(p, w, h) for p in pics]
+    shown, frames = [], []
+    hold, fade = 2 * FPS, FPS // 2
+    for i, b in enumerate(boards):
+        start = len(frames) / FPS
+        frames += [b] * hold
+        shown.append((start, len(frames) / FPS))
+        if i + 1 < len(boards):
+            frames += [((1 - a) * b + a * boards[i + 1]).astype(np.uint8)
+                       for a in (np.arange(1, fade + 1) / (fade + 1))]
+    _write(path, frames, w, h, crf)
+    return shown
+
+
+def screen(path: str, pic: np.ndarray, w: int = 720, h: int = 1280) -> tuple[float, float]:
+    """A phone screen recording: bars, a caption, the photo scrolling in, resting, scrolling out."""
+    content_w = w - 40
+    ph = round(pic.shape[0] * content_w / pic.shape[1])
+    photo = cv2.resize(pic, (content_w, ph), interpolation=cv2.INTER_AREA)
+    page_h = h + ph + 600
+    page = np.full((page_h, w, 3), 245, np.uint8)
+    rng = np.random.default_rng(ph)
+    for y in range(300, page_h - 100, 46):  # lines of "text" above and below the photo
+        page[y : y + 14, 20 : 20 + int(rng.integers(200, w - 40))] = 90
+    top = h // 2 + 200
+    page[top : top + ph, 20 : 20 + content_w] = photo
+    frames, shown = [], None
+    rest = top + ph // 2 - h // 2  # the scroll offset that centres the photo
+    offsets = list(np.linspace(0, rest, 2 * FPS)) + [rest] * (2 * FPS) + list(np.linspace(rest, page_h - h, 2 * FPS))
+    for i, off in enumerate(offsets):
+        off = int(off)
+        f = page[off : off + h].copy()
+        f[:60] = (30, 30, 30)  # status bar
+        f[-110:] = (20, 20, 20)  # navigation bar
+        f[-80:-30, w // 2 - 25 : w // 2 + 25] = 200
+        frames.append(f)
+        inside = off + 60 <= top and top + ph <= off + h - 110
+        if inside:
+            shown = (shown[0] if shown else i / FPS, (i + 1) / FPS)
+    _write(path, frames, w, h)
+    return shown or (2.0, 4.0)
+
+
+def trimmed(src: str, dst: str) -> None:
+    with VideoReader(src) as v:
+        n = int(v.info.frames or 0)
+        frames = [v.rgb(f, rotate=False)[0] for k, f in v.decoded() if n // 4 <= k < 3 * n // 4]
+    _write(dst, frames, frames[0].shape[1], frames[0].shape[0], crf=30)
+
+
+def low(src: str, dst: str) -> None:
+    with VideoReader(src) as v:
+        frames = [v.rgb(f, rotate=False, max_side=640)[0] for _, f in v.decoded()]
+    _write(dst, frames, frames[0].shape[1], frames[0].shape[0], crf=38)
+
+
+def _overlaps(spans, interval) -> bool:
+    a, b = interval
+    return any(s < b and e > a for s, e in spans)
+
+
+def pdqhash_peer(path: str, reported_codes: np.ndarray) -> dict[int, list[float]]:
+    """Per-frame pdqhash on the same sampled frames: reported index -> sample times it matched."""
+    import pdqhash
+
+    hits: dict[int, list[float]] = {}
+    with VideoReader(path) as v:
+        for f in v.sample(max_side=1280):
+            bits, _q = pdqhash.compute(np.ascontiguousarray(f.pixels))
+            code = np.packbits(bits.astype(np.uint8))
+            d = np.unpackbits(reported_codes ^ code, axis=1).sum(axis=1)
+            for i in np.flatnonzero(d <= 31):
+                hits.setdefault(int(i), []).append(f.time)
+    return hits
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    folder = photos_dev()
+    if folder is None:
+        print("quality_video: photos-dev not found (set PHOTOMATCH_PHOTOS_DEV)", file=sys.stderr)
+        return 0
+    out = args.out or tempfile.mkdtemp(prefix="quality_video_")
+    os.makedirs(out, exist_ok=True)
+    reported, other = _load(str(folder), args.limit)
+    import pdqhash
+
+    reported_codes = np.stack([np.packbits(pdqhash.compute(r)[0].astype(np.uint8)) for r in reported])
+    store = os.path.join(out, "store.db")
+    for suffix in ("", "-wal", "-shm", ".pdq.index", ".vpdq.index"):
+        if os.path.exists(store + suffix):
+            os.unlink(store + suffix)
+    truth: dict[str, dict[int, tuple[float, float]]] = {}
+    for k in range(0, len(reported), 10):
+        path = os.path.join(out, f"slideshow_{k:03d}.mp4")
+        truth[path] = dict(zip(range(k, k + 10), slideshow(path, reported[k : k + 10])))
+        low_path = os.path.join(out, f"low_{k:03d}.mp4")
+        low(path, low_path)
+        truth[low_path] = truth[path]
+    for i, pic in enumerate(reported):
+        path = os.path.join(out, f"screen_{i:03d}.mp4")
+        truth[path] = {i: screen(path, pic)}
+    unrelated = []
+    for k in range(0, len(other), 10):
+        path = os.path.join(out, f"unrelated_{k:03d}.mp4")
+        slideshow(path, other[k : k + 10])
+        unrelated.append(path)
+    results: dict[str, dict[str, list[int]]] = {}
+    with Matcher(store) as m:
+        ids = m.add(reported, label="photo", features=True)
+        index_of = {item: i for i, item in enumerate(ids)}
+        shows = sorted(p for p in truth if os.path.basename(p).startswith("slideshow_"))
+        video_ids = {m.add([p], label=os.path.basename(p))[0]: p for p in shows}
+        for path, want in sorted(truth.items()):
+            case = os.path.basename(path).split("_")[0]
+            found = {}
+            for x in m.match(path):
+                if x.algorithm != "vpdq" and x.id in index_of:
+                    found[index_of[x.id]] = x.time or ()
+            peer = pdqhash_peer(path, reported_codes)
+            r = results.setdefault(case, {"photomatch": [0, 0], "pdqhash": [0, 0]})
+            for i, interval in want.items():
+                r["photomatch"][0] += bool(i in found and _overlaps(found[i], interval))
+                r["pdqhash"][0] += bool(i in peer and any(interval[0] <= t < interval[1] for t in peer[i]))
+                r["photomatch"][1] += 1
+                r["pdqhash"][1] += 1
+        false = {"photomatch": 0, "pdqhash": 0, "videos": len(unrelated)}
+        for path in unrelated:
+            false["photomatch"] += bool(m.match(path))
+            false["pdqhash"] += bool(pdqhash_peer(path, reported_codes))
+        vpdq_recall = [0, 0]
+        for item, path in video_ids.items():
+            cut = path.replace("slideshow_", "trimmed_")
+            trimmed(path, cut)
+            got = [x.id for x in m.match(cut) if x.algorithm == "vpdq"]
+            vpdq_recall[0] += got == [item]
+            vpdq_recall[1] += 1
+    report = {
+        "limit": args.limit,
+        "recall_percent": {case: {k: round(100 * a / b, 1) for k, (a, b) in r.items()} for case, r in results.items()},
+        "counts": results,
+        "false_matches_unrelated_videos": false,
+        "vpdq_trimmed_copies_matched": vpdq_recall,
+    }
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
