@@ -108,8 +108,9 @@ class Browser:
         self.wait_event("Page.loadEventFired")
         return time.monotonic() - t0
 
-    def evaluate(self, expression: str) -> Any:
-        r = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
+    def evaluate(self, expression: str, *, await_promise: bool = False) -> Any:
+        r = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
+                      awaitPromise=await_promise)
         if "exceptionDetails" in r:
             raise RuntimeError(f"{expression}: {r['exceptionDetails']}")
         return r["result"].get("value")

@@ -41,17 +41,22 @@ def case(tmp_path_factory):
 
 def _check_page(browser: Browser, folder: Path, cards: int) -> None:
     browser.open((folder / "report.html").as_uri())
-    images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+    # pictures load lazily (as they scroll in): ask for each one and wait until it is decoded
+    images = browser.evaluate(
+        "Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().then("
+        "() => [i.getAttribute('src'), i.naturalWidth], () => [i.getAttribute('src'), 0]); }))", await_promise=True)
     assert images, "no pictures on the page"
-    broken = [src for src, complete, width in images if not complete or width == 0]
+    broken = [src for src, width in images if width == 0]
     assert broken == []
     assert len(images) == len(list((folder / "img").iterdir()))  # every picture written is shown
     assert browser.evaluate("document.querySelectorAll('article.card').length") == cards
     assert browser.evaluate("getComputedStyle(document.querySelector('.card')).borderTopLeftRadius") == "8px"
     outside = [u for u in browser.requests() if not u.startswith(folder.as_uri() + "/")]
     assert outside == []
+    browser.open((folder / "report.html").as_uri())  # afresh: printing must fetch the lazy pictures itself
     pdf = base64.b64decode(browser.call("Page.printToPDF", session=True)["data"])
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 2
+    assert pdf.count(b"/Subtype /Image") >= len(images), "pictures missing from the printed page"
 
 
 def test_cli_report_renders_in_chromium(case, tmp_path, browser):

@@ -45,7 +45,8 @@ td { overflow-wrap: anywhere; }
                   text-align: center; font-size: 12px; color: var(--muted); border: 1px dashed var(--muted);
                   border-radius: 4px; padding: 4px; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 14px 0; padding: 14px 16px;
-        break-inside: avoid; page-break-inside: avoid; }
+        break-inside: avoid; page-break-inside: avoid;
+        content-visibility: auto; contain-intrinsic-size: auto 560px; }  /* off-screen cards wait: fast open */
 .card header { display: flex; justify-content: space-between; gap: 12px; align-items: baseline; flex-wrap: wrap;
                margin-bottom: 10px; }
 .card header .n { color: var(--muted); font-size: 13px; }
@@ -130,7 +131,8 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
 
 def _img(src: str, size: tuple[int, int] | None, alt: str) -> str:
     dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
-    return f'<img src="{e(src)}"{dims} alt="{e(alt)}">'
+    # lazy: a page of 1,000 cards opens at once, pictures load as they scroll in (and for print)
+    return f'<img src="{e(src)}"{dims} alt="{e(alt)}" loading="lazy" decoding="async">'
 
 
 def _facts(rows: Sequence[tuple[str, str]]) -> str:

@@ -34,7 +34,7 @@ LINES = ((0, 114, 178), (230, 159, 0), (0, 158, 115), (213, 94, 0), (86, 180, 23
 
 @dataclass(frozen=True)
 class Picture:
-    """A decoded picture, shrunk for the report, with its size in the file's pixels."""
+    """A decoded picture, shrunk to panel size, with its size in the file's pixels."""
 
     thumb: Image.Image
     file_size: tuple[int, int]
@@ -47,25 +47,22 @@ def read(path: str, *, max_pixels: int | None = loading.DEFAULT_MAX_PIXELS) -> t
     return data, hashlib.sha256(data).hexdigest()
 
 
-def decode(data: bytes, name: str, *, side: int = 2 * PANEL_HEIGHT,
-           max_pixels: int | None = loading.DEFAULT_MAX_PIXELS) -> Picture:
-    """``data`` decoded (JPEGs at a reduced scale: only a thumbnail is needed) and shrunk."""
+def decode(data: bytes, name: str, *, max_pixels: int | None = loading.DEFAULT_MAX_PIXELS) -> Picture:
+    """``data`` decoded (JPEGs at a reduced scale: only a panel is needed) and shrunk to panel size
+    in one resize (the most costly step of writing a report)."""
     with io.BytesIO(data) as buf:
         buf.name = name  # the loader names the file in its errors
-        img = loading.open_image(buf, max_pixels=max_pixels, draft_min_side=side)
+        img = loading.open_image(buf, max_pixels=max_pixels, draft_min_side=PANEL_HEIGHT)
     scale = float(img.info.get(loading.DECODE_SCALE, 1.0))
-    size = (round(img.size[0] * scale), round(img.size[1] * scale))
-    img = img.copy()
-    img.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return Picture(img, size)
+    w, h = round(img.size[0] * scale), round(img.size[1] * scale)
+    f = min(PANEL_HEIGHT / h, PANEL_MAX_WIDTH / w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return Picture(img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0), (w, h))
 
 
 def _panel(pic: Picture) -> tuple[Image.Image, float]:
     """The picture at panel size, and the factor from file pixels to panel pixels."""
-    w, h = pic.file_size
-    f = min(PANEL_HEIGHT / h, PANEL_MAX_WIDTH / w)
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    return pic.thumb.resize(size, Image.Resampling.LANCZOS), f
+    return pic.thumb, pic.thumb.width / pic.file_size[0]
 
 
 def _box(draw: ImageDraw.ImageDraw, region: Sequence[float], f: float, offset: tuple[int, int],
@@ -120,7 +117,7 @@ def item_picture(reported: Picture) -> Image.Image:
 def jpeg(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     # no EXIF, no ICC, no timestamps: the same picture gives the same bytes
-    img.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    img.save(buf, format="JPEG", quality=JPEG_QUALITY)
     return buf.getvalue()
 
 
