@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from photomatch import Matcher, hash_files
+from photomatch import Matcher, MatchResult, hash_files
 from photomatch.batch import BatchMatcher, hash_batch, match_batch
 from photomatch.errors import StoreError
 from scanset import make_scan
@@ -60,6 +60,9 @@ def test_match_batch_equals_match_many(scan):
     with BatchMatcher(store, mode="robust") as match:
         table = match({"path": paths})
     assert list(zip(table["query"], table["matches"], table["error"])) == expected
+    with Matcher(store, create=False) as m:
+        own = [r.to_json()["query_hash"] for r in m.match_many(paths, workers=1)]
+    assert table["query_hash"] == own and all("pdq" in h for h in own[:3])
 
 
 def test_match_batch_of_hashes_and_missing_rows(scan):
@@ -83,8 +86,11 @@ def test_tables_of_arrow_and_pandas(scan):
     expected = _expected_matches(store, paths)
     with BatchMatcher(store) as match:
         table = match(pa.table({"path": paths}))
-        assert isinstance(table, pa.Table) and table.column_names == ["query", "matches", "error"]
+        assert isinstance(table, pa.Table) and table.column_names == ["query", "query_hash", "matches", "error"]
         assert [(r["query"], r["matches"], r["error"]) for r in table.to_pylist()] == expected
+        with Matcher(store, create=False) as m:
+            own = [r.query_hash for r in m.match_many(paths, workers=1)]
+        assert [MatchResult.from_json(r).query_hash for r in table.to_pylist()] == own
         hashes = hash_batch(pa.table({"path": paths}))
         assert hashes.column("hex").to_pylist() == hash_batch(paths)["hex"]
         pd = pytest.importorskip("pandas", reason="pandas is not installed (it comes with photomatch[ray])")

@@ -209,3 +209,42 @@ def test_thresholds_at_their_bounds_are_accepted_and_phash_threshold_is_used(fol
     for t in sorted(set(every.values())):
         _, out, _ = run(capsys, "match", store, query, "--json", "--phash-threshold", str(t))
         assert {m["id"] for m in json.loads(out)["matches"]} == {i for i, d in every.items() if d <= t}
+
+
+def _query_set(folder):
+    """JPEGs small and large (drafted differently for PDQ and pHash), grey, EXIF-rotated, 64x64,
+    a PNG and a CMYK JPEG: every decode path a query can take."""
+    qdir = folder / "hashpath"
+    qdir.mkdir()
+    Image.fromarray(photo_like(1700, 2100, 11)).save(qdir / "large.jpg", quality=85)
+    Image.fromarray(photo_like(1100, 900, 12)).save(qdir / "mid.jpg", quality=70)
+    Image.fromarray(photo(13)).save(qdir / "small.jpg", quality=60)
+    Image.fromarray(photo(14)).convert("L").save(qdir / "grey.jpg", quality=80)
+    Image.fromarray(photo(15)).convert("CMYK").save(qdir / "cmyk.jpg", quality=80)
+    Image.fromarray(photo(16)).resize((64, 64)).save(qdir / "tiny64.png")
+    Image.fromarray(photo(17)).save(qdir / "plain.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees: both paths must apply it
+    Image.fromarray(photo(18)).save(qdir / "rotated.jpg", quality=75, exif=exif)
+    return qdir
+
+
+@pytest.mark.parametrize("mode", ["robust", "fast"])
+@pytest.mark.parametrize("exact", [False, True])
+def test_hash_equals_the_query_hash_match_reports(folder, capsys, mode, exact):
+    qdir = _query_set(folder)
+    store = folder / "s.db"
+    assert run(capsys, "add", store, folder / "reported", "--algo", "both")[0] == 0
+    flags = ["--exact"] if exact else []
+    hashed = {}
+    for algo in ("pdq", "phash"):
+        code, out, _ = run(capsys, "hash", qdir, "--algo", algo, "--format", "jsonl", *flags)
+        assert code == 0
+        for line in out.splitlines():
+            rec = json.loads(line)
+            hashed[rec["path"], algo] = {"hex": rec["hex"], "quality": rec["quality"]}
+    _, out, _ = run(capsys, "match", store, qdir, "--json", "--mode", mode, *flags)
+    reported = {(rec["query"], algo): h for rec in map(json.loads, out.splitlines())
+                for algo, h in rec["query_hash"].items()}
+    assert len(hashed) == 2 * 8
+    assert reported == hashed

@@ -318,3 +318,14 @@ def test_a_query_whose_search_fails_is_reported_and_the_batch_goes_on(store_path
         first, second = m.match_many([photo(2), photo(2)], workers=1)
         assert not first.ok and "unexpected RuntimeError: boom" in str(first.error)
         assert second.ok and [x.id for x in second.matches] == [item]
+
+
+@pytest.mark.photos
+@pytest.mark.parametrize("mode", ["robust", "fast"])
+def test_query_hash_equals_hash_image_on_photos(photo_paths, store_path, mode):
+    paths = photo_paths[::12]  # ~30 photos-dev JPEGs of every size
+    with Matcher(store_path) as m:
+        m.add([photo(1)], algorithm="both")
+        for path, r in zip(paths, m.match_many(paths, mode=mode, workers=2)):
+            assert r.ok
+            assert r.query_hash == {"pdq": photomatch.hash_image(path, "pdq"), "phash": photomatch.hash_image(path, "phash")}

@@ -18,8 +18,8 @@ one row per input row, in order; a row that failed has ``error`` set and the oth
 
 - :func:`hash_batch`: ``path``, ``algo``, ``hex``, ``quality``, ``error`` (the fields of
   ``photomatch hash --format jsonl``, plus the error);
-- :func:`match_batch`: ``query``, ``matches`` (a list of the documented match fields, as
-  ``photomatch match --json`` prints them), ``error``.
+- :func:`match_batch`: ``query``, ``query_hash``, ``matches`` (a list of the documented match
+  fields), ``error``: the fields of a ``photomatch match --json`` line.
 
 The matcher is built once per worker and reused for every batch: :class:`BatchMatcher` is a
 callable that opens a store once (read-only), as the actor-pool engines expect.
@@ -56,7 +56,7 @@ from .hashing import Hash, hash_image
 from .matcher import Match, Matcher, MatchResult, check_match_options
 
 HASH_COLUMNS = ("path", "algo", "hex", "quality", "error")
-MATCH_COLUMNS = ("query", "matches", "error")
+MATCH_COLUMNS = ("query", "query_hash", "matches", "error")
 IMAGE_COLUMNS = ("bytes", "content", "path")
 """Where a row's image is read from, first present first: encoded bytes, then a file path."""
 
@@ -159,7 +159,10 @@ def _match_schema() -> Any:
         return pa.list_(pa.int32(), 4) if t is None else getattr(pa, t)()
 
     match = pa.struct([(name, arrow(name)) for name in _match_fields()])
-    return pa.schema([("query", pa.string()), ("matches", pa.list_(match)), ("error", pa.string())])
+    # One field per algorithm (null where not computed): the same dict as query_hash once read back.
+    own = pa.struct([(a, pa.struct([("hex", pa.string()), ("quality", pa.int32())])) for a in algorithms.NAMES])
+    return pa.schema([("query", pa.string()), ("query_hash", own), ("matches", pa.list_(match)),
+                      ("error", pa.string())])
 
 
 def match_schema_ddl() -> str:
@@ -167,7 +170,8 @@ def match_schema_ddl() -> str:
     sql = {"int64": "bigint", "int32": "int", "string": "string", "bool_": "boolean", "float64": "double",
            None: "array<int>"}
     match = ", ".join(f"{name}: {sql[_ARROW_TYPES[name]]}" for name in _match_fields())
-    return f"query string, matches array<struct<{match}>>, error string"
+    own = ", ".join(f"{a}: struct<hex: string, quality: int>" for a in algorithms.NAMES)
+    return f"query string, query_hash struct<{own}>, matches array<struct<{match}>>, error string"
 
 
 def _failure(name: str, e: PhotomatchError) -> PhotomatchError:
@@ -222,11 +226,8 @@ def match_batch(batch: Any, matcher: Matcher, *, mode: str = "robust", threshold
     rows = _inputs(cols, hashes=True)
     results = list(match_rows(rows, matcher, mode=mode, threshold=threshold, phash_threshold=phash_threshold,
                               dihedral=dihedral, exact=exact, workers=workers))
-    out: dict[str, list[Any]] = {
-        "query": [r.query for r in results],
-        "matches": [[m.to_json() for m in r.matches] for r in results],
-        "error": [None if r.ok else str(r.error) for r in results],
-    }
+    lines = [r.to_json() for r in results]
+    out = {c: [line.get(c) for line in lines] for c in MATCH_COLUMNS}
     return _table(kind, out, _match_schema)
 
 
@@ -242,7 +243,8 @@ def match_rows(rows: Iterable[tuple[str, Any]], matcher: Matcher, *, mode: str, 
     for i, (name, value) in enumerate(rows):
         r = by_row.get(i)
         if r is not None:
-            yield MatchResult(name, r.matches, None if r.ok else _failure(name, r.error), r.notes)
+            yield MatchResult(name, r.matches, None if r.ok else _failure(name, r.error), r.notes,
+                              query_hash=r.query_hash)
         elif value is None:
             yield MatchResult(name, [], PhotomatchError(f"{name}: no image or hash in this row"))
         else:

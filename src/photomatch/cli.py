@@ -34,7 +34,7 @@ from .files import iter_image_paths
 from .hashing import HashResult, hash_files
 from .hashlists import export_hash_list, import_hash_list
 from ._parallel import ordered_map, resolve_workers
-from .matcher import MODES, Match, MatchResult, Matcher
+from .matcher import MODES, MatchResult, Matcher
 from .videomatch import VideoOptions
 from .vpdq import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT, read_video_hash, vpdq
 from .scan import FloodGuard, Scan, ignore_path
@@ -285,11 +285,10 @@ def _match_on_ray(args: argparse.Namespace, paths: list[str]) -> Iterator[Any]:
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         ds = on_ray.match_dataset(on_ray.read_images(paths), args.store, mode=args.mode, threshold=args.threshold,
-                                  exact=args.exact, dihedral=not args.no_dihedral, workers=args.workers)
+                                  phash_threshold=args.phash_threshold, exact=args.exact,
+                                  dihedral=not args.no_dihedral, workers=args.workers)
         for row in ds.iter_rows():
-            matches = [Match.from_json(m) for m in row["matches"]]
-            error = None if row["error"] is None else PhotomatchError(row["error"])
-            yield MatchResult(row["query"], matches, error)
+            yield MatchResult.from_json(row)
     finally:
         if started:
             ray.shutdown()

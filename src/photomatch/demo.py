@@ -132,7 +132,7 @@ def run_demo(*, out: str, images: str | None = None) -> int:
                               parameters={"store": str(store), "inputs": [str(queries)], "mode": "robust",
                                           "threshold": PDQ.default_threshold})
         for r in m.match_many(sorted(expected)):
-            report.add({"query": r.query, "matches": [x.to_json(correspondences=True) for x in r.matches]})
+            report.add(r.to_json(correspondences=True))
             want = expected[r.query]
             got = r.matches[0] if r.matches else None
             if got is None:

@@ -144,8 +144,7 @@ def pdq_dihedral(image: ImageSource, *, exact: bool = False, exif_transpose: boo
     >>> len(pdq_dihedral(np.zeros((8, 8, 3), np.uint8)))
     8
     """
-    variants, quality = PDQ.hash_dihedral(_pixels(image, exact, exif_transpose, max_pixels, PDQ.draft_min_side))
-    return tuple(Hash(PDQ.name, v, quality) for v in variants)
+    return _dihedral(_pixels(image, PDQ, exact, exif_transpose, max_pixels))
 
 
 def phash(image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
@@ -162,20 +161,65 @@ def phash(image: ImageSource, *, exact: bool = False, exif_transpose: bool = Tru
 
 def phash_of_pil(img: Image.Image) -> Hash:
     """pHash of an already loaded RGB or L image (imagehash's pipeline: L, 32x32 Lanczos, DCT)."""
-    bits, _ = PHASH.hash_pixels(np.asarray(img, dtype=np.uint8))
-    return Hash(PHASH.name, bits)
+    return hash_pixels(np.asarray(img, dtype=np.uint8), PHASH.name)
 
 
-def pdq_of_rgb(rgb: np.ndarray) -> Hash:
-    """PDQ of a uint8 (H, W, 3) array, without any loading step (regions of a decoded image)."""
-    bits, quality = PDQ.hash_pixels(np.ascontiguousarray(rgb, dtype=np.uint8))
-    return Hash(PDQ.name, bits, quality)
+# --- one path for every hash: decode as the verbs do, then hash the decoded pixels -------------
+
+
+def decode(image: ImageSource, algorithm: str = "pdq", *, exact: bool = False, exif_transpose: bool = True,
+           max_pixels: int | None = loading.DEFAULT_MAX_PIXELS) -> loading.Pixels:
+    """The image as the verbs decode it for ``algorithm``: on the fast path a JPEG's (H, W) luma
+    plane, drafted down to the algorithm's ``draft_min_side``; exact, or not a JPEG, (H, W, 3) RGB.
+
+    ``hash_pixels(decode(image, a, ...).array, a)`` is ``hash_image(image, a, ...)``, so a caller
+    that needs the pixels too (``Matcher.match``) hashes exactly what ``photomatch hash`` does.
+
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("RGB", (40, 30), (200, 100, 50)).save(buf, "JPEG")
+    >>> decode(buf.getvalue()).array.shape, decode(buf.getvalue(), exact=True).array.shape
+    ((30, 40), (30, 40, 3))
+    """
+    spec = get_algorithm(algorithm)
+    # The decoder's luma plane on the fast path: no chroma IDCT, upsampling or colour conversion.
+    return loading.load_pixels(image, luma=not exact, exif_transpose=exif_transpose, max_pixels=max_pixels,
+                               draft_min_side=None if exact else spec.draft_min_side)
+
+
+def hash_pixels(pixels: np.ndarray, algorithm: str = "pdq") -> Hash:
+    """Hash decoded uint8 pixels, (H, W) luma or (H, W, 3) RGB, with no loading step (regions of
+    a decoded image, or what ``decode`` gave).
+
+    >>> import numpy as np
+    >>> hash_pixels(np.zeros((40, 30), np.uint8), "phash").hex
+    '0000000000000000'
+    """
+    spec = get_algorithm(algorithm)
+    bits, quality = spec.hash_pixels(np.ascontiguousarray(pixels, dtype=np.uint8))
+    return Hash(spec.name, bits, quality)
+
+
+def pdq_and_dihedral(pixels: np.ndarray) -> tuple[Hash, tuple[Hash, ...]]:
+    """``(pdq, pdq_dihedral)`` of decoded pixels, from one DCT.
+
+    The first dihedral variant is the PDQ hash except for an image of exactly 64x64 pixels, which
+    the reference hashes without its blur but blurs for the dihedral variants: hashed apart then.
+    """
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    variants = _dihedral(pixels)
+    own = variants[0] if pixels.shape[:2] != (64, 64) else hash_pixels(pixels, PDQ.name)
+    return own, variants
+
+
+def _dihedral(pixels: np.ndarray) -> tuple[Hash, ...]:
+    variants, quality = PDQ.hash_dihedral(pixels)  # type: ignore[misc]
+    return tuple(Hash(PDQ.name, v, quality) for v in variants)
 
 
 def _hash(algorithm: Algorithm, image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,
           max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> Hash:
-    bits, quality = algorithm.hash_pixels(_pixels(image, exact, exif_transpose, max_pixels, algorithm.draft_min_side))
-    return Hash(algorithm.name, bits, quality)
+    return hash_pixels(_pixels(image, algorithm, exact, exif_transpose, max_pixels), algorithm.name)
 
 
 def hash_image(image: ImageSource, algorithm: str = "pdq", **options: Any) -> Hash:
@@ -250,12 +294,8 @@ _OPTIONS = frozenset({"exact", "exif_transpose", "max_pixels"})
 
 # --- loading glue ----------------------------------------------------------------------------
 
-
-def _pixels(image: ImageSource, exact: bool, exif_transpose: bool, max_pixels: int | None,
-            draft_side: int) -> np.ndarray:
-    """(H, W, 3) RGB pixels or, on the fast path, (H, W) luma when the source is a JPEG (or grey) file.
-
-    Arrays go through the loader too, so they meet the same size checks as files.
-    """
-    return loading.load_pixels(image, luma=not exact, exif_transpose=exif_transpose, max_pixels=max_pixels,
-                               draft_min_side=None if exact else draft_side).array
+def _pixels(image: ImageSource, algorithm: Algorithm, exact: bool, exif_transpose: bool,
+            max_pixels: int | None) -> np.ndarray:
+    """What ``decode`` gives, as an array. Arrays go through the loader too, so they meet the same
+    size checks as files."""
+    return decode(image, algorithm.name, exact=exact, exif_transpose=exif_transpose, max_pixels=max_pixels).array

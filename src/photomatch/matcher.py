@@ -24,14 +24,14 @@ import io
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from . import loading, regions, video, videomatch
+from . import hashing, loading, regions, video, videomatch
 from .loading import ImageSource
 from .regions import Box
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
@@ -40,10 +40,7 @@ from ._codes import hamming
 from ._fileio import sha256_file
 from .errors import HashFormatError, PhotomatchError, run_item
 from ._parallel import ordered_map, resolve_workers
-from .hashing import (
-    DIHEDRAL_NAMES,
-    Hash,
-)
+from .hashing import DIHEDRAL_NAMES, Hash
 from .store import Store
 from .verify import Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify
 from .videomatch import VideoOptions, VideoSummary
@@ -128,17 +125,44 @@ class Match:
 
 @dataclass(frozen=True)
 class MatchResult:
-    """One query of ``match_many``: its matches, or the error that stopped it."""
+    """One query of ``match_many``: its matches, or the error that stopped it.
+
+    ``query_hash`` holds the query's own whole-image hashes by algorithm: PDQ always, pHash when
+    the store holds pHashes (so it was computed); each equals what ``hash_image`` (and
+    ``photomatch hash``) gives for the query with the same ``exact`` option. Empty when the query
+    could not be read.
+    """
 
     query: str
     matches: list[Match]
     error: Exception | None = None
     notes: tuple[str, ...] = ()  # stages that could not run on this query, and why
     video: VideoSummary | None = None  # for a video query: frames matched, skipped, and why
+    query_hash: Mapping[str, Hash] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def to_json(self, *, correspondences: bool = False) -> dict[str, Any]:
+        """The ``match --json`` line: ``query``, ``query_hash`` (``{algorithm: {"hex", "quality"}}``),
+        ``matches`` (with their correspondences if asked) and, for a query that failed, ``error``."""
+        out: dict[str, Any] = {
+            "query": self.query,
+            "query_hash": {a: {"hex": h.hex, "quality": h.quality} for a, h in self.query_hash.items()},
+            "matches": [m.to_json(correspondences=correspondences) for m in self.matches],
+        }
+        if self.error is not None:
+            out["error"] = str(self.error)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> MatchResult:
+        """The result that ``to_json`` gave ``d`` (an algorithm left null, as a table stores it, is absent)."""
+        own = {a: Hash.from_hex(h["hex"], a, h["quality"]) for a, h in (d.get("query_hash") or {}).items() if h}
+        error = d.get("error")
+        return cls(d["query"], [Match.from_json(m) for m in d["matches"]],
+                   None if error is None else PhotomatchError(error), query_hash=own)
 
 
 @dataclass(frozen=True)
@@ -183,6 +207,7 @@ class _Query:
     scale: float  # file pixels per decoded pixel
     pixels: np.ndarray | None = None  # decoded RGB, kept in robust mode for the caption fallback
     notes: tuple[str, ...] = ()
+    own: Mapping[str, Hash] = field(default_factory=dict)  # the whole image's hashes, as hash_image gives them
 
 
 class Matcher:
@@ -301,12 +326,10 @@ class Matcher:
         rgb = loading.load_rgb(image, max_pixels=self.max_pixels)
         hashes: list[tuple[str, bytes, int | None, Box | None, str]] = []
         for algorithm in algos:
-            if not algorithm.regions:
-                hashes.append((algorithm.name, *algorithm.hash_pixels(rgb), None, "whole"))
-                continue
-            for box, region_kind in regions.reported_regions(rgb):
-                bits, quality = algorithm.hash_pixels(np.ascontiguousarray(regions.crop(rgb, box)))
-                hashes.append((algorithm.name, bits, quality, None if region_kind == "whole" else box, region_kind))
+            whole = [((0, 0, rgb.shape[1], rgb.shape[0]), "whole")]
+            for box, region_kind in regions.reported_regions(rgb) if algorithm.regions else whole:
+                h = hashing.hash_pixels(regions.crop(rgb, box), algorithm.name)
+                hashes.append((h.algorithm, h.bits, h.quality, None if region_kind == "whole" else box, region_kind))
         # A legal image too thin for local features keeps its hashes; the result says so.
         skipped = feature_stage_skipped(rgb.shape) if features else None
         blob = extract_features(rgb).to_bytes() if features and skipped is None else None
@@ -385,13 +408,13 @@ class Matcher:
                 notes = tuple(f"frame skipped: {reason}" for reason in summary.notes)
                 return MatchResult(name, found_video[0], notes=notes, video=summary)
 
-            def one() -> tuple[list[Match], tuple[str, ...]]:
-                q = self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact, algos=algos)
-                return self._search(q, *thresholds), q.notes
-
-            found, error = run_item(name, one)
-            matches, notes = found if found is not None else ([], ())
-            return MatchResult(name, matches, error, notes)
+            q, error = run_item(name, lambda: self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact,
+                                                               algos=algos))
+            if q is None:
+                return MatchResult(name, [], error)
+            # A search that fails (the store stayed locked) keeps the query's own hashes.
+            matches, error = run_item(name, lambda: self._search(q, *thresholds))
+            return MatchResult(name, matches or [], error, q.notes, query_hash=q.own)
 
         # Searching and verifying run on the pool too: the store is thread-safe, the feature
         # index is built above and only read, and OpenCV/FAISS release the GIL.
@@ -407,32 +430,42 @@ class Matcher:
     def _hash_query(self, image: ImageSource, *, mode: str, dihedral: bool, exact: bool,
                     algos: frozenset[str]) -> _Query:
         name = loading.source_name(image)
-        draft = None if exact else loading.PDQ_DRAFT_MIN_SIDE
         robust = mode == "robust"
-        # Whole-image hashes (fast mode) need only the luma plane.
-        pixels, scale = loading.load_pixels(image, luma=not robust, max_pixels=self.max_pixels, draft_min_side=draft)
+        # The whole-image hashes come from the very decode ``hash_image`` (and so ``photomatch
+        # hash``) makes: on the fast path a JPEG's luma plane. Regions and features need colour:
+        # the RGB decode at the same scale, unless that decode already is RGB (not a JPEG, or exact).
+        whole = hashing.decode(image, PDQ.name, exact=exact, max_pixels=self.max_pixels)
+        pixels, scale = whole
+        if robust and pixels.ndim == 2:
+            draft = None if exact else PDQ.draft_min_side
+            pixels, scale = loading.load_pixels(image, max_pixels=self.max_pixels, draft_min_side=draft)
         size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
+        searched = "pdq" in algos or "features" in algos
         pdq: list[tuple[str, bytes]] = []
-        quality = 0
         found: list[tuple[Box, bytes, int]] = []
-        if "pdq" in algos or "features" in algos:
-            if dihedral and PDQ.hash_dihedral is not None:
-                variants, quality = PDQ.hash_dihedral(pixels)
-                pdq = list(zip(DIHEDRAL_NAMES, variants))
-            else:
-                bits, quality = PDQ.hash_pixels(pixels)
-                pdq = [("original", bits)]
-            if robust:
-                for box, region_kind in regions.query_regions(pixels):
-                    if region_kind != "whole":
-                        bits, q = PDQ.hash_pixels(np.ascontiguousarray(regions.crop(pixels, box)))
-                        found.append((_scale_box(box, scale), bits, int(q)))
-        ph = PHASH.hash_pixels(pixels)[0] if "phash" in algos else None
+        if searched and dihedral:
+            own_pdq, variants = hashing.pdq_and_dihedral(whole.array)
+            pdq = [(n, v.bits) for n, v in zip(DIHEDRAL_NAMES, variants)]
+        else:  # without dihedral variants, or only for query_hash (a store of pHashes only)
+            own_pdq = hashing.hash_pixels(whole.array, PDQ.name)
+            pdq = [("original", own_pdq.bits)] if searched else []
+        own = {PDQ.name: own_pdq}
+        if searched and robust:
+            for box, region_kind in regions.query_regions(pixels):
+                if region_kind != "whole":
+                    h = hashing.hash_pixels(regions.crop(pixels, box), PDQ.name)
+                    found.append((_scale_box(box, scale), h.bits, int(h.quality or 0)))
+        if "phash" in algos:
+            # pHash's own draft scale; an RGB decode is the same at every scale (drafts are JPEG luma only).
+            src = whole if whole.array.ndim == 3 else hashing.decode(image, PHASH.name, exact=exact,
+                                                                    max_pixels=self.max_pixels)
+            own[PHASH.name] = hashing.hash_pixels(src.array, PHASH.name)
+        ph = own[PHASH.name].bits if PHASH.name in own else None
         # Verification adapts to the query: one too thin for local features is matched by its hashes.
         skipped = feature_stage_skipped(pixels.shape) if robust and "features" in algos else None
         feats = extract_features(pixels) if robust and "features" in algos and skipped is None else None
-        return _Query(name, size, pdq, int(quality), ph, found, feats, scale, pixels if feats is not None else None,
-                      (skipped,) if skipped else ())
+        return _Query(name, size, pdq, int(own_pdq.quality or 0), ph, found, feats, scale,
+                      pixels if feats is not None else None, (skipped,) if skipped else (), own)
 
     def _search(self, q: _Query, t_pdq: int, t_ph: int) -> list[Match]:
         floor = PDQ.quality_floor or 0

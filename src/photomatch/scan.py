@@ -164,14 +164,12 @@ class Scan:
 
     def _record(self, item: QueryItem, r: Any) -> dict[str, Any]:
         s = self.summary
-        rec: dict[str, Any] = {"query": r.query,
-                               "matches": [m.to_json(correspondences=self.correspondences) for m in r.matches]}
+        rec: dict[str, Any] = r.to_json(correspondences=self.correspondences)  # with "error" if it failed
         video = getattr(r, "video", None)
         if video is not None:
             rec.update(frames=video.frames, skipped_frames=video.skipped)  # the reasons are its notes
         if not r.ok:
             s.decode_errors += 1
-            rec["error"] = str(r.error)
             if self.on_error is not None:
                 self.on_error(r.error)
         else:
