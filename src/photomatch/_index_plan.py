@@ -135,7 +135,7 @@ def _mih_cost(layout: Layout, n: int, t: int) -> float:
 
 def choose(n_codes: int, bits: int, t: int, *, forced: bool, fast_kernels: bool, built: Layout | None) -> Layout | None:
     """The layout for threshold ``t`` over ``n_codes`` codes of ``bits`` bits, or None for the flat
-    scan. ``forced``: MIH whatever it costs (``kind="mih"``); ``fast_kernels``: the C kernels are
+    scan. ``forced``: MIH whatever it costs (``method="mih"``); ``fast_kernels``: the C kernels are
     live; ``built``: the layout of the tables built already, kept unless clearly worse."""
     n = _plan_size(n_codes)
     raw = n * (bits // 8 + 8)

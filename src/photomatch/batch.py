@@ -13,7 +13,7 @@ A batch is
   ``path``; ``match_batch`` also takes a ``hash`` column of hex strings (a hash list, no
   pictures). ``name`` (else ``path``) names the row in the results.
 
-The result is a table of the same kind as the batch (a list or a dict gives a dict of columns),
+The result is a table of the same form as the batch (a list or a dict gives a dict of columns),
 one row per input row, in order; a row that failed has ``error`` set and the others go on:
 
 - :func:`hash_batch`: ``path``, ``algo``, ``hex``, ``quality``, ``error`` (the fields of
@@ -65,7 +65,7 @@ IMAGE_COLUMNS = ("bytes", "content", "path")
 
 
 def _columns(batch: Any) -> tuple[str, dict[str, list[Any]]]:
-    """(kind of the batch, its columns as lists); kind is "dict", "pandas" or "arrow"."""
+    """(form of the batch, its columns as lists); the form is "dict", "pandas" or "arrow"."""
     module = type(batch).__module__.split(".")[0]
     if module == "pyarrow" and hasattr(batch, "column_names"):
         return "arrow", {c: batch.column(c).to_pylist() for c in batch.column_names}
@@ -120,12 +120,12 @@ def _name(x: Any) -> str:
     return "<bytes>" if isinstance(x, (bytes, bytearray, memoryview)) else "<missing>"
 
 
-def _table(kind: str, cols: dict[str, list[Any]], arrow_schema: Any) -> Any:
-    if kind == "arrow":
+def _table(form: str, cols: dict[str, list[Any]], arrow_schema: Any) -> Any:
+    if form == "arrow":
         import pyarrow as pa
 
         return pa.Table.from_pydict(cols, schema=arrow_schema())
-    if kind == "pandas":
+    if form == "pandas":
         import pandas as pd
 
         return pd.DataFrame(cols)
@@ -191,7 +191,7 @@ def hash_batch(batch: Any, *, algorithm: str = "pdq", exact: bool = False, worke
     threads hash at once (1 by default: engines run one batch per core).
     """
     algorithms.get(algorithm)
-    kind, cols = _columns(batch)
+    form, cols = _columns(batch)
     rows = _inputs(cols, hashes=False)
 
     def one(row: tuple[str, Any]) -> tuple[str, Hash | None, str | None]:
@@ -208,7 +208,7 @@ def hash_batch(batch: Any, *, algorithm: str = "pdq", exact: bool = False, worke
         out["hex"].append(None if h is None else h.hex)
         out["quality"].append(None if h is None else h.quality)
         out["error"].append(error)
-    return _table(kind, out, _hash_schema)
+    return _table(form, out, _hash_schema)
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -222,13 +222,13 @@ def match_batch(batch: Any, matcher: Matcher, *, mode: str = "robust", threshold
     Options as for :meth:`photomatch.Matcher.match_many`; rows of the ``hash`` column are
     matched as hashes (whole-image search: there are no pixels to look inside).
     """
-    kind, cols = _columns(batch)
+    form, cols = _columns(batch)
     rows = _inputs(cols, hashes=True)
     results = list(match_rows(rows, matcher, mode=mode, threshold=threshold, phash_threshold=phash_threshold,
                               dihedral=dihedral, exact=exact, workers=workers))
     lines = [r.to_json() for r in results]
     out = {c: [line.get(c) for line in lines] for c in MATCH_COLUMNS}
-    return _table(kind, out, _match_schema)
+    return _table(form, out, _match_schema)
 
 
 def match_rows(rows: Iterable[tuple[str, Any]], matcher: Matcher, *, mode: str, threshold: int | None,

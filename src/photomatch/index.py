@@ -215,7 +215,7 @@ def _sort_results(lims: np.ndarray, dist: np.ndarray, ids: np.ndarray) -> tuple[
     return dist[order], ids[order]
 
 
-# Threshold at which ``kind`` and ``build()`` plan by default: the algorithm's usual one.
+# Threshold at which ``method`` and ``build()`` plan by default: the algorithm's usual one.
 _DEFAULT_THRESHOLD = {a.bits: a.default_threshold for a in ALGORITHMS.values()}
 
 
