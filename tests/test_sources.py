@@ -97,7 +97,7 @@ def test_cli_match_json_lines_and_summary(store, tmp_path, capsys):
     matched = {(r["message"]["chat"], r["message"]["id"]) for r in lines if r["matches"]}
     assert matched == {(h.chat, h.message_id) for h in truth.hits}
     for r in lines:
-        assert set(r) - {"frames", "skipped_frames"} == {"query", "matches", "message", "sha256"}
+        assert set(r) - {"frames", "skipped_frames"} == {"query", "query_hash", "matches", "message", "sha256"}
         for m in r["matches"]:
             assert m["flood"] is False
     assert "message 9 in 'Helpline reports'" in err and "not found" in err
