@@ -12,6 +12,8 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -356,3 +358,87 @@ def test_jsonl_region_of_the_wrong_shape_is_a_bad_line(region):
     ok = read_hash_list(io.StringIO('{"hash": "%s", "region": [1, 2, 3, 4]}\n' % ("ab" * 32)), format="jsonl")
     assert ok[0].region == (1.0, 2.0, 3.0, 4.0)
     assert json.loads(region) is not None
+
+
+# --- items 1 and 8: names and labels from adversaries -------------------------------------------
+
+
+def test_escape_is_lossless_and_leaves_nothing_a_terminal_obeys():
+    from photomatch._text import escape, unescape
+
+    rng = np.random.default_rng(11)
+    alphabet = ["a", "é", "\\", "x", "\n", "\t", "\r", "\x1b", "\x7f", "\x85", "\u202e", "\u2066", "\udcff",
+                "\udc80", "\ud800", "\\x41", "\\u0041", "日"]
+    for _ in range(500):
+        s = "".join(rng.choice(alphabet, size=int(rng.integers(0, 12))))
+        e = escape(s)
+        assert unescape(e) == s
+        e.encode("utf-8")  # valid UTF-8: no lone surrogate left
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u202e\u2066" for c in e)
+    assert escape(os.fsdecode(b"a\xff.jpg")) == "a\\xff.jpg"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LC_ALL="C.UTF-8", PYTHONIOENCODING="")
+    return subprocess.run([sys.executable, "-m", "photomatch", *args], capture_output=True, env=env, timeout=300,
+                          check=False)
+
+
+def test_non_utf8_and_control_names_never_stop_a_batch(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = [b"a\xff.png", b"nl\nid=99.png", b"esc\x1b[31m.png", b"good.png"]
+    for i, name in enumerate(names):
+        Image.fromarray(bad.noise_rgb(12, 16, seed=20 + i)).resize((160, 120), Image.Resampling.BICUBIC).save(
+            os.path.join(os.fsencode(folder), name))
+    store = str(tmp_path / "s.db")
+    label = os.fsdecode(b"case\xfe\n7")
+    r = _cli("add", store, str(folder), "--label", label)
+    assert r.returncode == 0 and b"added 4 image(s)" in r.stderr, r.stderr
+    for fmt in ("text", "jsonl", "csv"):
+        r = _cli("hash", str(folder), "--format", fmt)
+        assert r.returncode == 0
+        out = r.stdout.decode("utf-8")  # valid UTF-8 whatever the names
+        if fmt == "jsonl":
+            out = "\n".join(json.loads(line)["path"] for line in out.splitlines()) + "\n#header\n"
+        assert "a\\xff.png" in out and "nl\\x0aid=99.png" in out and "\x1b" not in out
+        assert len(out.splitlines()) == 5  # one line per file (+ header): no forged rows
+    r = _cli("match", store, str(folder), "--json")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.decode("utf-8").splitlines()]
+    assert len(rows) == 4 and all(len(x["matches"]) == 1 for x in rows)
+    assert {x["query"] for x in rows} >= {str(folder / "a\\xff.png"), str(folder / "nl\\x0aid=99.png")}
+    assert all("\n" not in x["matches"][0]["label"] for x in rows)
+    r = _cli("match", store, str(folder))
+    out = r.stdout.decode("utf-8")
+    assert r.returncode == 0 and len(out.splitlines()) == 4 and "\x1b" not in out + r.stderr.decode("utf-8")
+    r = _cli("dedup", str(folder), "--threshold", "0")
+    assert r.returncode in (0, 1) and b"Traceback" not in r.stderr
+
+
+def test_csv_export_neutralises_formulas_and_imports_them_back(tmp_path):
+    store = tmp_path / "s.db"
+    labels = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "'quoted", "\tTab", "plain"]
+    with Matcher(store) as m:
+        for i, label in enumerate(labels):
+            m.add_hashes([f"{i:02x}" * 32], label=label)
+    out = tmp_path / "list.csv"
+    assert main(["export", str(store), "-o", str(out)]) == 0
+    import csv
+
+    cells = [row[4] for row in csv.reader(io.StringIO(out.read_text(), newline=""))][1:]
+    assert cells == ["'" + x for x in labels[:-1]] + ["plain"]  # no cell starts a formula
+    back = read_hash_list(out)
+    assert [r.label for r in back] == labels  # read back unchanged
+
+
+def test_a_label_is_refused_on_the_way_in_when_too_long_for_a_list(tmp_path):
+    from photomatch.store import MAX_TEXT
+
+    with Matcher(tmp_path / "s.db") as m:
+        with pytest.raises(ValueError, match="label has 16385 characters, above the limit of 16384"):
+            m.add_hashes(["ab" * 32], label="x" * (MAX_TEXT + 1))
+        m.add_hashes(["ab" * 32], label="\udcff" * MAX_TEXT)  # escaped to 4 x MAX_TEXT: still within CSV's field limit
+    out = tmp_path / "list.csv"
+    assert main(["export", str(tmp_path / "s.db"), "-o", str(out)]) == 0
+    assert read_hash_list(out)[0].label == "\\xff" * MAX_TEXT

@@ -28,6 +28,7 @@ from .algorithms import ALGORITHMS, CHOICES, IMAGE_NAMES, NAMES, PDQ, PHASH, VPD
 from .algorithms import get as get_algorithm
 from .dedup import find_groups
 from .demo import run_demo
+from ._text import csv_cell, escape, escaped
 from .errors import PhotomatchError
 from .evidence import ReportWriter, check_report
 from .files import iter_image_paths
@@ -51,22 +52,22 @@ class _Errors:
     def __call__(self, name: str, reason: str) -> None:
         self.count += 1
         # tqdm.write keeps the progress bar intact when one is shown
-        tqdm.write(f"photomatch: {name}: {reason}", file=sys.stderr)
+        tqdm.write(f"photomatch: {escape(name)}: {escape(reason)}", file=sys.stderr)
 
     def exception(self, e: BaseException) -> None:
         self.count += 1
-        tqdm.write(f"photomatch: {e}", file=sys.stderr)
+        tqdm.write(f"photomatch: {escape(str(e))}", file=sys.stderr)
 
     def problem(self, p: Any) -> None:
         """A scan's input failure (photomatch.sources.Problem): where, then why."""
         self.count += 1
-        tqdm.write(f"photomatch: {p}", file=sys.stderr)
+        tqdm.write(f"photomatch: {escape(str(p))}", file=sys.stderr)
 
 
 def _notes(name: str, notes: Sequence[str]) -> None:
     """Stages skipped for one image (not an error: the image was handled without them)."""
     for note in notes:
-        tqdm.write(f"photomatch: {name}: {note}", file=sys.stderr)
+        tqdm.write(f"photomatch: {escape(name)}: {escape(note)}", file=sys.stderr)
 
 
 def progress(items: Iterator[Any], *, desc: str, unit: str = "img") -> Iterator[Any]:
@@ -96,17 +97,12 @@ class HashWriter:
             return
         quality = "" if h.quality is None else h.quality
         if self.fmt == "jsonl":
-            rec = {"path": r.path, "algo": h.algorithm, "hex": h.hex, "quality": h.quality}
+            rec = {"path": escape(r.path), "algo": h.algorithm, "hex": h.hex, "quality": h.quality}
             self.out.write(json.dumps(rec, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
-            self._csv.writerow((r.path, h.algorithm, h.hex, quality))
+            self._csv.writerow((csv_cell(escape(r.path)), h.algorithm, h.hex, quality))
         else:
-            self.out.write(f"{_one_line(r.path)}\t{h.algorithm}\t{h.hex}\t{quality}\n")
-
-
-def _one_line(path: str) -> str:
-    # a tab or newline in a file name would break the text format: escape like Python strings do
-    return path.encode("unicode_escape").decode("ascii") if any(c in path for c in "\t\n\r\\") else path
+            self.out.write(f"{escape(r.path)}\t{h.algorithm}\t{h.hex}\t{quality}\n")
 
 
 def cmd_hash(args: argparse.Namespace) -> int:
@@ -213,15 +209,15 @@ def cmd_match(args: argparse.Namespace) -> int:
                     report.add(rec)  # with the verified matches' correspondences, which stdout leaves out
                     rec = _without_correspondences(rec)
                 if args.json:
-                    print(json.dumps(rec, ensure_ascii=False), flush=False)
+                    print(json.dumps(escaped(rec), ensure_ascii=False), flush=False)
                 else:
-                    _print_match_table(rec)
+                    _print_match_table(escaped(rec))
         finally:
             records.close()
         sys.stdout.flush()
         summary = scan.summary
         for line in summary.lines():
-            print(f"photomatch: {line}", file=sys.stderr)
+            print(f"photomatch: {escape(line)}", file=sys.stderr)
         if report is not None:
             page = report.finish(summary=summary.to_json())
             print(f"photomatch: report: {page}\nphotomatch: manifest sha256: {report.manifest_sha256} (note it down "
@@ -384,7 +380,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     os.unlink(args.store + suffix)
         raise
     for s in skipped:
-        print(f"photomatch: skipped {s}", file=sys.stderr)
+        print(f"photomatch: skipped {escape(str(s))}", file=sys.stderr)
     note = f"; skipped {len(skipped)} bad line(s)" if skipped else ""
     print(f"imported {n} hash(es) from {args.file}{note}", file=sys.stderr)
     # Like every batch with bad items: the good ones are in, and the exit status says some were not.
@@ -418,9 +414,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     groups = find_groups(good(), threshold=args.threshold)
     for g in groups:
         if args.json:
-            print(json.dumps({"group": [{"path": p, "distance": d} for p, d in g]}, ensure_ascii=False))
+            print(json.dumps({"group": [{"path": escape(p), "distance": d} for p, d in g]}, ensure_ascii=False))
         else:
-            print("\n".join(f"{p}\t{d}" for p, d in g) + "\n")
+            print("\n".join(f"{escape(p)}\t{d}" for p, d in g) + "\n")
     if errors.count:
         return EXIT_ERROR
     return EXIT_OK if groups else EXIT_NO_MATCH
@@ -646,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PhotomatchError as e:
-        print(f"photomatch: {e}", file=sys.stderr)
+        print(f"photomatch: {escape(str(e))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("photomatch: interrupted", file=sys.stderr)

@@ -19,8 +19,11 @@ Accepted input (the format is taken from ``format=``, else the extension, else t
 
 Hashes are hex digits (either case): 64 for PDQ, 16 for pHash (``photomatch.algorithms``);
 without an ``algo`` column the length decides. Quality is empty or an integer 0-100. In TSV files whose header starts with ``#``
-(ours), text fields holding a tab, newline or backslash are escaped as in Python strings
-(``\\t``, ``\\n``, ``\\\\``), as ``photomatch hash --format text`` writes paths.
+(ours) every text field, and in CSV and JSON lines the ``source``/``path`` field, is in
+photomatch's one escaped form for untrusted names (``photomatch._text``: ``\\xNN`` for a
+control character or a byte of a non-UTF-8 file name, ``\\uNNNN``, ``\\\\``), as ``photomatch
+hash`` and ``export`` write them; CSV text cells that a spreadsheet would take for a formula
+carry a leading ``'`` (``photomatch._text.csv_cell``), removed on reading.
 
 Validation is strict and atomic: the first malformed line (bad hash length, not hex, unknown
 algorithm, bad quality, region or field count) raises :class:`~photomatch.errors.HashFormatError`
@@ -48,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ._fileio import atomic_write, open_regular
+from ._text import csv_cell, csv_value, escape, unescape
 from .algorithms import ALGORITHMS, NAMES, by_hex_length, hex_lengths
 from .errors import HashFormatError, UnknownAlgorithmError
 
@@ -208,13 +212,14 @@ def _text(value: Any) -> str | None:
     return value if value != "" else None
 
 
-def _record(fields: dict[str, Any], default_algo: str | None, line: int) -> HashRecord:
+def _record(fields: dict[str, Any], default_algo: str | None, line: int, *, escaped_source: bool = True) -> HashRecord:
     algo_field = fields.get("algo")
     algo = algo_field if algo_field not in (None, "") else default_algo
     algorithm, hexdigits = _parse_hash(fields.get("hash"), algo)
     return HashRecord(
         algorithm=algorithm, hex=hexdigits, quality=_parse_quality(fields.get("quality")),
-        id=_text(fields.get("id")), label=_text(fields.get("label")), source=_text(fields.get("source")),
+        id=_text(fields.get("id")), label=_text(fields.get("label")),
+        source=_source(_text(fields.get("source")), escaped_source),
         region_kind=_text(fields.get("kind")) or "whole", region=_parse_region([fields.get(k) for k in "xywh"]), line=line,
     )
 
@@ -223,18 +228,13 @@ def _record(fields: dict[str, Any], default_algo: str | None, line: int) -> Hash
 # reading
 
 
-def _unescape(value: str) -> str:
-    if "\\" not in value:
-        return value
-    try:
-        return value.encode("ascii").decode("unicode_escape")
-    except (UnicodeError, ValueError):
-        return value
+def _source(value: str | None, escaped: bool) -> str | None:
+    return unescape(value) if escaped and value is not None else value
 
 
-def _escape(value: str) -> str:
-    # As `photomatch hash --format text` writes paths: only fields that need it are escaped.
-    return value.encode("unicode_escape").decode("ascii") if any(c in value for c in "\t\n\r\\") else value
+# TSV cells (and `photomatch hash --format text` paths) use photomatch's one escaped form.
+_unescape = unescape
+_escape = escape
 
 
 def _header_map(cells: list[str]) -> tuple[dict[str, int], str | None] | None:
@@ -305,7 +305,7 @@ def _delimited_rows(text: str, fmt: str) -> Iterator[tuple[int, list[str], bool]
         except csv.Error as exc:
             raise _BadCsv(start, f"malformed CSV from this line on ({exc})") from None
         if any(c.strip() for c in cells):
-            yield reader.line_num, cells, cells[0].lstrip().startswith("#")
+            yield reader.line_num, [csv_value(c) for c in cells], cells[0].lstrip().startswith("#")
 
 
 class _BadCsv(Exception):
@@ -351,7 +351,7 @@ def _parse_delimited(text: str, fmt: str, report: Callable[[int, _BadLine], None
                 fields = {k: (cells[i] if i < len(cells) else None) for k, i in positions.items()}
                 if escaped:
                     fields = {k: _unescape(v) if isinstance(v, str) else v for k, v in fields.items()}
-            records.append(_record(fields, default_algo, n))
+            records.append(_record(fields, default_algo, n, escaped_source=not escaped))
         except _BadLine as exc:
             report(n, exc)
     return records
@@ -500,13 +500,14 @@ def _as_record(r: Any) -> HashRecord:
     raise TypeError(msg)
 
 
-def _rows(records: list[HashRecord]) -> tuple[list[str], list[list[Any]]]:
+def _rows(records: list[HashRecord], *, escape_source: bool) -> tuple[list[str], list[list[Any]]]:
     extended = any(r.region_kind != "whole" or r.region is not None for r in records)
     # algo first: a line never starts with '#' (a comment) or a blank, whatever the ids and labels
     columns = ["algo", "hex", "quality", "id", "label", "source"] + (["kind", "x", "y", "w", "h"] if extended else [])
     rows = []
     for r in records:
-        row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, r.source]
+        source = escape(r.source) if escape_source and r.source is not None else r.source
+        row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, source]
         if extended:
             row += [r.region_kind, *(r.region if r.region is not None else (None,) * 4)]
         rows.append(row)
@@ -514,13 +515,14 @@ def _rows(records: list[HashRecord]) -> tuple[list[str], list[list[Any]]]:
 
 
 def _render(records: list[HashRecord], fmt: str, out: IO[str]) -> None:
-    columns, rows = _rows(records)
+    columns, rows = _rows(records, escape_source=fmt != "tsv")  # TSV escapes every cell itself
     if fmt == "csv":
         # RFC 4180 line ends: the writer then quotes every field holding a \r or \n (with "\n"
         # alone it would leave a bare \r unquoted, which readers take for a line break).
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow(columns)
-        w.writerows([["" if v is None else v for v in row] for row in rows])
+        # Text cells neutralised against spreadsheet formulas; read_hash_list takes them back.
+        w.writerows([["" if v is None else csv_cell(v) if isinstance(v, str) else v for v in row] for row in rows])
     elif fmt == "tsv":
         out.write("#" + "\t".join(columns) + "\n")
         for row in rows:

@@ -133,6 +133,7 @@ ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[by
 _WHITE = (255, 255, 255)
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_GREY_MODES = frozenset({"L", "1", "F"}) | _SIXTEEN_BIT_MODES  # one channel: luma is the value itself
 _ORIENTATION_TAG = 0x0112
 
 # --------------------------------------------------------------------------------------------
@@ -564,9 +565,7 @@ def _float_peak(im: Image.Image, rows: int) -> float:
     w, h = im.size
     for y0 in range(0, h, rows):
         a = np.asarray(im.crop((0, y0, w, min(h, y0 + rows))))
-        finite = a[np.isfinite(a)]
-        if finite.size:
-            peak = max(peak, float(finite.max()))
+        peak = max(peak, float(np.max(a, where=np.isfinite(a), initial=-np.inf)))
     return peak if np.isfinite(peak) else 0.0
 
 
@@ -583,7 +582,8 @@ def _stripe_converter(im: Image.Image, rows: int) -> Any:
 
         def sixteen(part: Image.Image) -> np.ndarray:
             a = np.asarray(part)
-            grey = (a >> 8).clip(0, 255).astype(np.uint8)  # in the stripe's own type: no int64 copy
+            high = a >> 8  # in the stripe's own type: no int64 copy
+            grey = (high if a.dtype.kind == "u" else high.clip(0, 255)).astype(np.uint8)
             if isinstance(key, int):
                 grey[a == key] = 255
             return grey
@@ -593,8 +593,12 @@ def _stripe_converter(im: Image.Image, rows: int) -> Any:
         scale = 255.0 if _float_peak(im, rows) <= 1.0 else 1.0
 
         def floats(part: Image.Image) -> np.ndarray:
-            a = np.asarray(part, dtype=np.float64) * scale  # a stripe at float64: exact rounding
-            return np.rint(np.nan_to_num(a, nan=0.0, posinf=255.0, neginf=0.0).clip(0.0, 255.0)).astype(np.uint8)
+            a = np.array(part, dtype=np.float64)  # a stripe at float64 (exact rounding), changed in place
+            if scale != 1.0:
+                a *= scale
+            np.copyto(a, 0.0, where=np.isnan(a))
+            np.clip(a, 0.0, 255.0, out=a)  # +-inf too
+            return np.rint(a, out=a).astype(np.uint8)
 
         return floats
     if mode in _ALPHA_MODES or "transparency" in im.info:
@@ -608,10 +612,11 @@ def _stripe_converter(im: Image.Image, rows: int) -> Any:
 
 def _to_pixels(im: Image.Image, *, grey: bool, exif_transpose: bool) -> np.ndarray:
     """Pixels of a loaded image as a new C-contiguous uint8 array: (H, W) when ``grey`` and the
-    image is ``L`` without transparency, else (H, W, 3) RGB; EXIF orientation applied."""
+    image has one channel (L, 1, 16-bit, float) and no transparency, else (H, W, 3) RGB; EXIF
+    orientation applied."""
     orientation = _orientation(im) if exif_transpose else 1
     w, h = im.size
-    grey = grey and im.mode == "L" and "transparency" not in im.info
+    grey = grey and im.mode in _GREY_MODES and "transparency" not in im.info
     out = np.empty((h, w) if grey else (h, w, 3), np.uint8)
     rows = max(1, _STRIPE_BYTES // max(1, w * max(4, _pixel_bytes(im.mode))))
     convert = _stripe_converter(im, rows)
@@ -681,8 +686,8 @@ def load_pixels(
 
     The common body of every loader: ``open_image``, ``open_luma``, ``load_rgb`` and the
     hashing and matching paths. ``array`` is (H, W, 3) RGB, or with ``luma=True`` the (H, W)
-    luma plane of a JPEG (decoded without chroma) or of a grey (``L``) file; every other source
-    stays RGB. ``max_bytes`` bounds what the decode holds (``DEFAULT_MAX_BYTES``), ``max_pixels``
+    luma plane of a JPEG (decoded without chroma) or of a one-channel file (grey, 16-bit, float:
+    converted as for RGB); every other source stays RGB. ``max_bytes`` bounds what the decode holds (``DEFAULT_MAX_BYTES``), ``max_pixels``
     the declared size; both are checked from the header, as is the JPEG scan count
     (``MAX_JPEG_SCANS``), and what exceeds them raises ImageTooLargeError naming the source
     and the limit. Other options as in :func:`open_image`.
@@ -774,7 +779,7 @@ def open_luma(
 
     The fast path for PDQ: a YCbCr JPEG's Y channel is the JFIF luma 0.299 R + 0.587 G + 0.114 B,
     so asking the decoder for ``L`` skips the chroma IDCT, upsampling and colour conversion (about
-    a third of the decode). A grey JPEG gives its one channel, and so does a grey (``L``) file of
+    a third of the decode). A grey JPEG gives its one channel, and so does a one-channel file (grey, 16-bit, float) of
     another format. The result differs from the luma of the decoded RGB only by the decoder's
     rounding. Every other source (other formats, CMYK JPEGs, PIL images, arrays) gives what
     :func:`open_image` gives: an RGB image. Callers branch on ``.mode`` (``"L"`` or ``"RGB"``).

@@ -151,7 +151,7 @@ class Scan:
                 for m in rec["matches"]:
                     counts[m["id"]] += 1
                     labels[m["id"]] = m["label"]
-                spool.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                spool.write(json.dumps(rec) + "\n")  # ASCII: a non-UTF-8 name's surrogates survive the spool
         except BaseException:
             spool.close()
             raise

@@ -68,6 +68,7 @@ import numpy as np
 
 from ._version import __version__
 from ._fileio import fsync_dir, open_regular
+from ._text import storable
 from .algorithms import ALGORITHMS as _RECORDS
 from .algorithms import get as _get_algorithm
 from .errors import StoreError, StoreLockedError
@@ -243,13 +244,24 @@ def _check_region(region: Any) -> Region | None:
     return values  # type: ignore[return-value]
 
 
+#: Longest label, source or note kept, in characters. Exported hash lists must import back, and
+#: Python's CSV reader refuses a field above 131,072 characters (``csv.field_size_limit``, a
+#: process-wide setting we leave alone): even escaped (``\\xNN``, 4 characters for one) a text of
+#: this length fits, so what is refused is refused here, on the way in.
+MAX_TEXT = 16_384
+
+
 def _check_text(value: Any, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         msg = f"{name} must be a str or None, got {type(value).__name__}"
         raise TypeError(msg)
-    return value
+    if len(value) > MAX_TEXT:
+        msg = f"{name} has {len(value)} characters, above the limit of {MAX_TEXT} (store.MAX_TEXT)"
+        raise ValueError(msg)
+    # A file name that is not UTF-8 (lone surrogates) is kept in photomatch's escaped form.
+    return storable(value)
 
 
 def _normalize_hash(h: Any) -> tuple[str, bytes, int | None, Region | None, str]:
