@@ -77,3 +77,15 @@ def test_hash_dataset_equals_hash_files(cluster, scan):
     for r in hash_files(paths, "pdq", workers=1):
         assert rows[r.path]["hex"] == (r.hash.hex if r.ok else None)
         assert (rows[r.path]["error"] is None) == r.ok
+
+
+def test_threads_per_actor_give_the_same_matches(cluster, scan):
+    store, qdir = scan
+    paths = sorted(str(p) for p in qdir.iterdir())[:24]
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    one = [(r["query"], r["matches"]) for r in match_dataset(read_images(paths), store, workers=2).iter_rows()]
+    two = [(r["query"], r["matches"]) for r in
+           match_dataset(read_images(paths), store, workers=1, threads=2).iter_rows()]
+    assert two == one and any(m for _, m in one)
+    with pytest.raises(ValueError, match="threads"):
+        match_dataset(read_images(paths), store, threads=0)

@@ -134,6 +134,7 @@ class FeatureIndex:
         self._pending = []
         total = self._index.ntotal + len(descs)
         due = total >= self._ivf_from if not self._trained else total >= RETRAIN_GROWTH * self._trained
+        faiss.omp_set_num_threads(self._threads)  # as in search: no idle OpenMP threads spinning
         if due:
             old_d, old_l = self._all()
             descs, labels = np.concatenate([old_d, descs]), np.concatenate([old_l, labels])

@@ -12,8 +12,9 @@ read_binary_files(..., include_paths=True)`` gives both), or for matching a ``ha
 Results are Ray Datasets with the columns of :mod:`photomatch.batch`, writable with
 ``write_parquet`` or ``write_json`` (JSON lines).
 
-The store file must be readable at the same path on every node (a shared file system), as
-the query paths are; :func:`match_dataset` checks it opens, and saves its index cache, before
+The store file must be readable at the same path on every node, as the query paths are: a
+copy on each node's local disk (SQLite's write-ahead log does not work over a network file
+system); :func:`match_dataset` checks it opens, and saves its index cache, before
 any actor starts, so the actors load the cache instead of each rebuilding the index.
 """
 
@@ -51,21 +52,27 @@ def hash_dataset(ds: ray.data.Dataset, *, algorithm: str = "pdq", exact: bool = 
 
 def match_dataset(ds: ray.data.Dataset, store: str | os.PathLike[str], *, mode: str = "robust",
                   threshold: int | None = None, phash_threshold: int | None = None, dihedral: bool = True,
-                  exact: bool = False, workers: int | None = None, batch_size: int = 16) -> ray.data.Dataset:
+                  exact: bool = False, workers: int | None = None, threads: int = 1,
+                  batch_size: int = 16) -> ray.data.Dataset:
     """The matches of every image of ``ds`` against ``store`` (columns ``query, matches, error``).
 
-    ``workers`` actors (default: the cluster's CPUs) each open the store once and take one CPU.
+    ``workers`` actors (default: the cluster's CPUs / ``threads``) each open the store once and
+    match on ``threads`` threads (taking as many CPUs). With a large store, use one actor per
+    node and a thread per core: the threads of an actor share its indexes in memory.
     """
     check_match_options(mode, threshold, phash_threshold)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        msg = f"threads must be a positive int, got {threads!r}"
+        raise ValueError(msg)
     path = os.path.abspath(os.fspath(store))
     prepare_store(path)
     if workers is None:
-        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
     options = dict(mode=mode, threshold=threshold, phash_threshold=phash_threshold, dihedral=dihedral,
-                   exact=exact, workers=1)
+                   exact=exact, workers=threads)
     return ds.map_batches(_Actor, fn_constructor_kwargs=dict(store=path, options=options),
                           compute=ray.data.ActorPoolStrategy(size=int(workers)),
-                          batch_format="pyarrow", batch_size=batch_size, num_cpus=1)
+                          batch_format="pyarrow", batch_size=batch_size * threads, num_cpus=threads)
 
 
 def prepare_store(path: str | os.PathLike[str]) -> None:
