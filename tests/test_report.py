@@ -352,6 +352,8 @@ def test_export_report_finds_every_message_with_its_context(export_store, tmp_pa
         assert x["sha256"] == _sha(Path(x["query"]))
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert html.count('<article class="card"') == len(truth.hits)
+    # every card has its picture, videos included (a frame of the matched span)
+    assert html.count('src="img/match-') == len(truth.hits) and "can no longer" not in html
     for h in truth.hits:  # each card names its chat and message
         assert f"{h.chat} · message {h.message_id}" in html.replace("&#x27;", "'").replace("&quot;", '"')
     not_read = html.split("<h2>Not read (")[1].split("<h2>")[0]

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import loading
+from ..video import VideoReader
 
 PANEL_HEIGHT = 300
 """Height of each picture in a card, in image pixels (a card is readable on a laptop and fits a
@@ -58,6 +59,21 @@ def decode(data: bytes, name: str, *, max_pixels: int | None = loading.DEFAULT_M
     f = min(PANEL_HEIGHT / h, PANEL_MAX_WIDTH / w)
     size = (max(1, round(w * f)), max(1, round(h * f)))
     return Picture(img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0), (w, h))
+
+
+def video_frame(path: str, at: float) -> Picture | None:
+    """The first frame of the video at ``path`` from ``at`` seconds on (a match's time span),
+    shrunk to panel size; None when the video has no frame there."""
+    with VideoReader(path) as reader:
+        for frame in reader.sample(fps=1.0, scene_changes=False, max_side=2 * PANEL_HEIGHT):
+            if frame.time + 1e-6 >= at:
+                h, w = frame.pixels.shape[:2]
+                size = (round(w * frame.scale), round(h * frame.scale))
+                f = min(PANEL_HEIGHT / size[1], PANEL_MAX_WIDTH / size[0])
+                panel = Image.fromarray(frame.pixels).resize(
+                    (max(1, round(size[0] * f)), max(1, round(size[1] * f))), Image.Resampling.LANCZOS)
+                return Picture(panel, size)
+    return None
 
 
 def _panel(pic: Picture) -> tuple[Image.Image, float]:

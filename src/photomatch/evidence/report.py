@@ -241,7 +241,15 @@ class ReportWriter:
                 flags.append("file changed")
                 notes.append("The scanned file changed after it was matched: the picture shown is its current content.")
         query = None
-        if data is not None:
+        spans = m.get("time")  # a video: the matched frames' time spans, in seconds
+        if data is not None and spans:
+            try:
+                query = pictures.video_frame(x.query, float(spans[0][0]))
+            except (DecodeError, OSError, ImportError) as exc:
+                notes.append(f"The video's frame at {spans[0][0]} s can no longer be read ({exc}).")
+            notes.append("A video: matched at " + ", ".join(f"{a:g}-{b:g} s" for a, b in spans)
+                         + "; the frame shown is the first sampled one of the first span.")
+        elif data is not None:
             try:
                 query = pictures.decode(data, x.query)
             except DecodeError as exc:
