@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 # Bump when any alteration changes: the cache folder of altered copies is keyed by it.
-VERSION = 1
+VERSION = 1  # new alterations add files without changing the existing ones
 
 Alteration = Callable[[Image.Image, np.random.Generator, Sequence[Image.Image]], Image.Image]
 
@@ -250,6 +250,43 @@ def _collage(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image
     return canvas
 
 
+def _sticker(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    """Emoji-like stickers: 1-3 opaque discs (flat fill, dark eyes and mouth) over ~10 % of the picture."""
+    out = img.copy()
+    d = ImageDraw.Draw(out)
+    w, h = out.size
+    n = int(rng.integers(1, 4))
+    area = float(rng.uniform(0.08, 0.12)) * w * h / n
+    r = math.sqrt(area / math.pi)
+    for _ in range(n):
+        cx = float(rng.uniform(r, max(r + 1, w - r)))
+        cy = float(rng.uniform(r, max(r + 1, h - r)))
+        fill = [(255, 204, 51), (255, 221, 0), (250, 180, 60), (240, 90, 120)][int(rng.integers(4))]
+        d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline=(120, 80, 0), width=max(1, round(r / 25)))
+        e = 0.13 * r  # eyes and a smile
+        for sx in (-0.35, 0.35):
+            d.ellipse((cx + sx * r - e, cy - 0.3 * r - 1.4 * e, cx + sx * r + e, cy - 0.3 * r + 1.4 * e), fill=(60, 40, 20))
+        d.arc((cx - 0.5 * r, cy - 0.3 * r, cx + 0.5 * r, cy + 0.55 * r), 20, 160, fill=(60, 40, 20), width=max(1, round(r / 10)))
+    return out
+
+
+def _meme(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    """The meme layout: the photo cropped (90 % of its area, random window), with white caption bands
+    above and below it holding black text (each band 12-20 % of the photo's height)."""
+    photo = _crop(0.9)(img, rng, fillers)
+    w, h = photo.size
+    top, bottom = (round(h * float(rng.uniform(0.12, 0.2))) for _ in range(2))
+    canvas = Image.new("RGB", (w, h + top + bottom), (255, 255, 255))
+    canvas.paste(photo, (0, top))
+    d = ImageDraw.Draw(canvas)
+    for y0, band in ((0, top), (h + top, bottom)):
+        text = _words(rng, int(rng.integers(3, 7)))
+        font = _fit_text(d, text, 0.92 * w, 0.5 * band)
+        left, t, right, b = d.textbbox((0, 0), text, font=font)
+        d.text(((w - (right - left)) / 2 - left, y0 + (band - (b - t)) / 2 - t), text, font=font, fill=(0, 0, 0))
+    return canvas
+
+
 ALTERATIONS: dict[str, Alteration] = {
     "original": _identity,
     "resize_0.5": _resize(0.5),
@@ -271,6 +308,8 @@ ALTERATIONS: dict[str, Alteration] = {
     "border": _border,
     "screenshot": _screenshot,
     "collage": _collage,
+    "sticker": _sticker,
+    "meme": _meme,
 }
 
 # Quality of the saved copy; every other alteration is saved as JPEG q95 at its natural size.
