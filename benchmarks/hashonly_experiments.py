@@ -31,8 +31,8 @@ from photomatch import regions, repairs  # noqa: E402
 from photomatch._accel import kernels  # noqa: E402
 
 DAMAGE = ("text", "sticker", "rotate_5", "crop_90", "collage", "meme")
-LOOSE = (40, 48, 56, 64)
-VIEWS = ("whole", "regions", "straightened", "overlays-removed", "uncropped")
+LOOSE = (40, 48, 52, 56, 64)
+VIEWS = ("whole", "regions", "straightened", "uncropped")
 
 
 def pdq(rgb: np.ndarray) -> bytes:

@@ -59,6 +59,10 @@ The alterations (``alterations.ALTERATIONS``)
   on its long side; the photo whole in a random cell, the three other cells filled (centre-cropped)
   with three distractors chosen by a seeded draw. A distractor's collage uses three OTHER
   distractors, so a distractor copy never contains a reported photo.
+- ``sticker``: 1-3 emoji-like stickers (opaque flat discs with eyes and a smile) over 8-12 % of
+  the picture.
+- ``meme``: the meme layout: the photo cropped to 90 % of its area (random window, as
+  ``crop_90``), white caption bands of 12-20 % of its height above and below with black text.
 
 What counts
 -----------
@@ -76,7 +80,9 @@ Systems (``systems.py``)
 ------------------------
 ``photomatch-robust`` / ``photomatch-fast`` (``photomatch.Matcher(store).add([path], label=id)``,
 ``match(image, mode=...)``, the library's defaults; reported *unavailable* with the reason while
-the Matcher lacks ``mode=`` or raises), ``pdqhash`` (PDQ via ``pdqhash.compute`` on the full-size
+the Matcher lacks ``mode=`` or raises), ``photomatch-robust-hashes`` (the robust mode on a store
+holding nothing but each reported photo's reference PDQ hash from ``pdqhash.compute``, imported
+with ``Matcher.add_hashes``: what a StopNCII-style partner would get from a shared list), ``pdqhash`` (PDQ via ``pdqhash.compute`` on the full-size
 image, Hamming <= 31, brute force), ``pdqhash-dihedral`` (the query's 8 dihedral PDQ hashes,
 any <= 31), ``imagehash-phash`` (<= 10) and ``imagehash-crop-resistant``
 (``crop_resistant_hash`` with dhash segments; a match is ``ImageMultiHash.matches`` with its

@@ -198,17 +198,29 @@ class CropResistantSystem(HashSystem):
         return [self._ids[i] for i in owners]
 
 
+def reference_pdq_hex(image: Image.Image) -> str:
+    """The reference PDQ (Meta's C++, packaged as ``pdqhash``) of a picture, as a partner shares it."""
+    import pdqhash
+
+    bits, _quality = pdqhash.compute(np.asarray(image.convert("RGB")))
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
 class PhotomatchSystem(System):
     """photomatch's Matcher in one mode; unavailable (with the reason) until the Matcher exists and works."""
 
-    def __init__(self, mode: str, workdir: Path | None = None, *, features: bool | None = None) -> None:
+    def __init__(self, mode: str, workdir: Path | None = None, *, features: bool | None = None,
+                 hash_list: bool = False) -> None:
         self.mode = mode
+        self.hash_list = hash_list  # the store holds only reference PDQ hashes, imported
         # The robust system keeps local features of the reported images (opt-in in the library);
         # "robust-hashes" is the same mode on a store of hashes only (the hash-sharing case).
         self.features = (mode == "robust") if features is None else features
         self.name = f"photomatch-{mode}" + ("-hashes" if mode == "robust" and not self.features else "")
         self.note = (f'photomatch.Matcher.match(image, mode="{mode}") with the library defaults; '
-                     f'reported images added with features={self.features}')
+                     + ("the store holds only the reported photos' reference PDQ hashes (pdqhash.compute), "
+                        "imported with add_hashes, as a hash-sharing partner would send them" if hash_list else
+                        f"reported images added with features={self.features}"))
         self.workdir = workdir
         self._matcher: Any = None
         self._store: Path | None = None
@@ -226,6 +238,8 @@ class PhotomatchSystem(System):
             params = {}
         if "mode" not in params:
             return False, 'photomatch.Matcher.match has no mode= parameter yet ("fast"/"robust")'
+        if self.hash_list and importlib.util.find_spec("pdqhash") is None:
+            return False, "package 'pdqhash' is not installed (the hash list is built with it)"
         return True, ""
 
     def build(self, reported: Sequence[tuple[str, Path]]) -> None:
@@ -241,7 +255,10 @@ class PhotomatchSystem(System):
         self._store = folder / "store.sqlite"
         self._matcher = photomatch.Matcher(self._store)
         for rid, path in reported:
-            self._matcher.add([path], label=rid, features=self.features)
+            if self.hash_list:  # what a hash-sharing partner sends: the reference PDQ, nothing else
+                self._matcher.add_hashes([reference_pdq_hex(load_rgb(path))], label=rid)
+            else:
+                self._matcher.add([path], label=rid, features=self.features)
 
     def reopen_spec(self) -> Any | None:
         return ("photomatch", (self.mode, self.features), str(self._store)) if self._matcher is not None else None
@@ -322,7 +339,7 @@ def make_system(name: str, workdir: Path | None = None) -> System:
     if name in _HASH_SYSTEMS:
         return _HASH_SYSTEMS[name]()
     if name == "photomatch-robust-hashes":
-        return PhotomatchSystem("robust", workdir, features=False)
+        return PhotomatchSystem("robust", workdir, features=False, hash_list=True)
     if name.startswith("photomatch-") and name.removeprefix("photomatch-") in ("fast", "robust"):
         return PhotomatchSystem(name.removeprefix("photomatch-"), workdir)
     msg = f"unknown system {name!r}: expected one of {', '.join(SYSTEM_NAMES)}"

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import hashing, loading, regions, video, videomatch
+from . import hashing, loading, regions, repairs, video, videomatch
 from .loading import ImageSource
 from .regions import Box
 from .algorithms import ALGORITHMS, PDQ, PHASH, Algorithm, select
@@ -56,6 +56,15 @@ verification (reported only if verification confirms it; needs stored features).
 
 FEATURE_CANDIDATES = 4
 """Items with most local-feature votes that are verified per query."""
+
+REPAIR_LOOSE = 48 / 31
+"""A repaired view (``photomatch.repairs``) may match at this many times the PDQ threshold (48 at
+the default 31) when another, independent family of views of the query (the whole image, its
+regions, another repair) lands within ``REPAIR_AGREE`` times the threshold (64) of the same
+item, and both hashes are of good quality. Measured by ``benchmarks/hashonly_fmr.py``: unrelated
+photos' PDQ distances centre on 128 with a spread of 8 bits, so such agreement is far in the tail."""
+
+REPAIR_AGREE = 64 / 31
 
 CAPTION_MARGIN = 0.2
 """Fraction of the query's height left out at the top and at the bottom when nothing
@@ -465,7 +474,7 @@ class Matcher:
         skipped = feature_stage_skipped(pixels.shape) if robust and "features" in algos else None
         feats = extract_features(pixels) if robust and "features" in algos and skipped is None else None
         return _Query(name, size, pdq, int(own_pdq.quality or 0), ph, found, feats, scale,
-                      pixels if feats is not None else None, (skipped,) if skipped else (), own)
+                      pixels if robust else None, (skipped,) if skipped else (), own)
 
     def _search(self, q: _Query, t_pdq: int, t_ph: int) -> list[Match]:
         floor = PDQ.quality_floor or 0
@@ -494,7 +503,46 @@ class Matcher:
                 self._keep(best, hit.item_id, "phash", hit.distance, None, False, whole, "whole", "original")
         if q.features is not None:
             self._verify(q, best, candidates)
+        if not best and q.pixels is not None and q.pdq:
+            self._repair(q, best, t_pdq)
         return sorted(best.values(), key=lambda m: (-m.score, m.id))
+
+    def _repair(self, q: _Query, best: dict[int, Match], threshold: int) -> None:
+        """Nothing found: search the query's repaired views (straightened, uncropped;
+        ``photomatch.repairs``), and the uncropped views of its main region, against every PDQ hash.
+
+        A view within ``threshold`` matches; one within ``REPAIR_LOOSE`` x threshold matches only
+        when another family of views of the query agrees within ``REPAIR_AGREE`` x threshold.
+        """
+        agree = round(threshold * REPAIR_AGREE)
+        floor = PDQ.quality_floor or 0
+        whole = None if q.size is None else (0, 0, q.size[0], q.size[1])
+        # (family, box in file pixels, bits, quality) of every view; the plain ones are already hashed.
+        views = [("whole", whole, bits, q.pdq_quality) for _, bits in q.pdq]
+        views += [("region", box, bits, quality) for box, bits, quality in q.regions]
+        repaired = [(family, whole, view) for family, view in repairs.repair_views(q.pixels)]
+        if q.regions:  # the main region (a meme's photo between its caption bands) may be a crop too
+            box = q.regions[0][0]
+            inner = regions.crop(q.pixels, tuple(round(v / q.scale) for v in box))
+            repaired += [("uncropped", box, view) for view in repairs.uncrop_views(inner)]
+        for family, box, view in repaired:
+            bits, quality = PDQ.hash_pixels(np.ascontiguousarray(view))
+            views.append((family, box, bits, int(quality or 0)))
+        codes = _as_array([bits for _, _, bits, _ in views])
+        per_item: dict[int, dict[str, tuple[int, Box | None, str, int, int | None]]] = {}
+        for (family, box, _, quality), hits in zip(views, self.store.range_search("pdq", codes, agree)):
+            for hit in hits:
+                fams = per_item.setdefault(hit.item_id, {})
+                if family not in fams or hit.distance < fams[family][0]:
+                    fams[family] = (hit.distance, box, family, quality, hit.quality)
+        for item_id, fams in per_item.items():
+            repaired = [v for f, v in fams.items() if f not in ("whole", "region")]
+            if not repaired:
+                continue
+            distance, box, family, quality, stored_quality = min(repaired, key=lambda v: v[0])
+            good = quality >= floor and (stored_quality is None or stored_quality >= floor)
+            if accept_repair(distance, len(fams), good, threshold):
+                self._keep(best, item_id, "pdq", distance, stored_quality, not good, box, "repaired", family)
 
     def _verify(self, q: _Query, best: dict[int, Match], candidates: dict[int, Box | None]) -> None:
         """Confirm hash matches and loose candidates, and find more by local-feature votes."""
@@ -612,6 +660,20 @@ class StoreFeatures:
             while len(self._recent) > self._cached:
                 self._recent.popitem(last=False)
         return features
+
+
+def accept_repair(distance: int, families: int, good_quality: bool, threshold: int) -> bool:
+    """The repair stage's rule for one reported item: its closest repaired view is ``distance``
+    away, and ``families`` families of the query's views (whole, regions, each repair) come within
+    ``REPAIR_AGREE`` x ``threshold`` of it. Within ``threshold``: a match. Within
+    ``REPAIR_LOOSE`` x ``threshold``: a match only with two families or more and good quality.
+
+    >>> accept_repair(30, 1, False, 31), accept_repair(45, 2, True, 31), accept_repair(45, 1, True, 31)
+    (True, True, False)
+    """
+    if distance <= threshold:
+        return True
+    return distance <= round(threshold * REPAIR_LOOSE) and families >= 2 and good_quality
 
 
 def _as_hash(h: Hash | str) -> Hash:
