@@ -84,7 +84,7 @@ def random_edit(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _edits_of(job: tuple[int, Path, int]) -> np.ndarray:
     n, path, count = job
-    rgb = repairs.work_copy(np.asarray(A.load_rgb(path)), 768)  # edits end at most this size anyway
+    rgb = repairs.work_copy(np.asarray(A.load_rgb(path)), 384)  # PDQ reduces to 64x64: small edits hash as well
     rng = np.random.default_rng(n)
     return np.stack([np.frombuffer(pdq(random_edit(rgb, rng)), np.uint8) for _ in range(count)])
 

@@ -82,7 +82,10 @@ Systems (``systems.py``)
 ``match(image, mode=...)``, the library's defaults; reported *unavailable* with the reason while
 the Matcher lacks ``mode=`` or raises), ``photomatch-robust-hashes`` (the robust mode on a store
 holding nothing but each reported photo's reference PDQ hash from ``pdqhash.compute``, imported
-with ``Matcher.add_hashes``: what a StopNCII-style partner would get from a shared list), ``pdqhash`` (PDQ via ``pdqhash.compute`` on the full-size
+with ``Matcher.add_hashes``: what a StopNCII-style partner would get from a shared list),
+``photomatch-robust-regionhashes`` (the robust mode on a store photomatch built from the
+reported photos without features: its own region hashes of each, as ``photomatch hash
+--regions`` lists them for a partner), ``pdqhash`` (PDQ via ``pdqhash.compute`` on the full-size
 image, Hamming <= 31, brute force), ``pdqhash-dihedral`` (the query's 8 dihedral PDQ hashes,
 any <= 31), ``imagehash-phash`` (<= 10) and ``imagehash-crop-resistant``
 (``crop_resistant_hash`` with dhash segments; a match is ``ImageMultiHash.matches`` with its

@@ -214,9 +214,12 @@ class PhotomatchSystem(System):
         self.mode = mode
         self.hash_list = hash_list  # the store holds only reference PDQ hashes, imported
         # The robust system keeps local features of the reported images (opt-in in the library);
-        # "robust-hashes" is the same mode on a store of hashes only (the hash-sharing case).
+        # "robust-hashes" is the same mode on a list of plain reference PDQ hashes (the hash-sharing
+        # case); "robust-regionhashes" on a store photomatch built without features (its own
+        # region hashes of each reported photo, what a partner running photomatch could share).
         self.features = (mode == "robust") if features is None else features
-        self.name = f"photomatch-{mode}" + ("-hashes" if mode == "robust" and not self.features else "")
+        suffix = "-hashes" if hash_list else "-regionhashes" if mode == "robust" and not self.features else ""
+        self.name = f"photomatch-{mode}{suffix}"
         self.note = (f'photomatch.Matcher.match(image, mode="{mode}") with the library defaults; '
                      + ("the store holds only the reported photos' reference PDQ hashes (pdqhash.compute), "
                         "imported with add_hashes, as a hash-sharing partner would send them" if hash_list else
@@ -261,7 +264,8 @@ class PhotomatchSystem(System):
                 self._matcher.add([path], label=rid, features=self.features)
 
     def reopen_spec(self) -> Any | None:
-        return ("photomatch", (self.mode, self.features), str(self._store)) if self._matcher is not None else None
+        return (("photomatch", (self.mode, self.features, self.hash_list), str(self._store))
+                if self._matcher is not None else None)
 
     def _open(self, store: str) -> None:
         import photomatch
@@ -317,17 +321,17 @@ _REOPENED: dict[Any, System] = {}
 def reopen(spec: Any) -> System:
     """The built system a ``reopen_spec()`` describes, opened once per worker process."""
     if spec not in _REOPENED:
-        kind, (mode, features), store = spec
+        kind, (mode, features, hash_list), store = spec
         if kind != "photomatch":
             msg = f"cannot reopen a system of kind {kind!r}"
             raise ValueError(msg)
-        s = PhotomatchSystem(mode, features=features)
+        s = PhotomatchSystem(mode, features=features, hash_list=hash_list)
         s._open(store)
         _REOPENED[spec] = s
     return _REOPENED[spec]
 
 
-SYSTEM_NAMES = ("photomatch-robust", "photomatch-robust-hashes", "photomatch-fast", "pdqhash", "pdqhash-dihedral", "imagehash-phash", "imagehash-crop-resistant")
+SYSTEM_NAMES = ("photomatch-robust", "photomatch-robust-hashes", "photomatch-robust-regionhashes", "photomatch-fast", "pdqhash", "pdqhash-dihedral", "imagehash-phash", "imagehash-crop-resistant")
 
 _HASH_SYSTEMS: dict[str, type[HashSystem]] = {
     c.name: c for c in (PdqSystem, PdqDihedralSystem, PhashSystem, CropResistantSystem)
@@ -340,6 +344,8 @@ def make_system(name: str, workdir: Path | None = None) -> System:
         return _HASH_SYSTEMS[name]()
     if name == "photomatch-robust-hashes":
         return PhotomatchSystem("robust", workdir, features=False, hash_list=True)
+    if name == "photomatch-robust-regionhashes":
+        return PhotomatchSystem("robust", workdir, features=False)
     if name.startswith("photomatch-") and name.removeprefix("photomatch-") in ("fast", "robust"):
         return PhotomatchSystem(name.removeprefix("photomatch-"), workdir)
     msg = f"unknown system {name!r}: expected one of {', '.join(SYSTEM_NAMES)}"
