@@ -29,11 +29,11 @@ from .algorithms import get as get_algorithm
 from .dedup import find_groups
 from .demo import run_demo
 from ._text import csv_cell, escape, escaped
-from .errors import PhotomatchError
+from .errors import PhotomatchError, run_item
 from .evidence import ReportWriter, check_report
 from .files import iter_image_paths
-from .hashing import HashResult, hash_files
-from .hashlists import export_hash_list, import_hash_list
+from .hashing import HashResult, RegionHash, hash_files, region_hashes
+from .hashlists import HashRecord, export_hash_list, import_hash_list, write_hash_list
 from ._parallel import ordered_map, resolve_workers
 from .matcher import MODES, MatchResult, Matcher
 from .videomatch import VideoOptions
@@ -109,6 +109,8 @@ def cmd_hash(args: argparse.Namespace) -> int:
     if args.algo == VPDQ.name:
         return _hash_videos(args)
     errors = _Errors()
+    if args.regions:
+        return _hash_regions(args, errors)
     writer = HashWriter(sys.stdout, args.format)
     paths = iter_image_paths(args.paths, on_error=errors)
     results = hash_files(paths, args.algo, workers=args.workers, exact=args.exact)
@@ -155,6 +157,29 @@ def _hash_videos(args: argparse.Namespace) -> int:
                 out.write(f"# {_one_line(p)}\n")
             out.write(h.to_text())
     out.flush()
+    return EXIT_ERROR if errors.count else EXIT_OK
+
+
+def _hash_regions(args: argparse.Namespace, errors: _Errors) -> int:
+    """``hash --regions``: a hash list with every region hash ``add`` would store, one item id
+    (the file's number in this run) on each row, as ``import`` reads it back."""
+    paths = iter_image_paths(args.paths, on_error=errors)
+
+    def one(p: str) -> tuple[str, list[RegionHash] | None, Exception | None]:
+        found, error = run_item(p, lambda: region_hashes(p, args.algo))
+        return p, found, error
+
+    def records() -> Iterator[HashRecord]:
+        results = ordered_map(one, paths, workers=resolve_workers(args.workers))
+        for n, (p, found, error) in enumerate(progress(results, desc="hashing"), start=1):
+            if error is not None:
+                errors.exception(error)
+                continue
+            for r in found or ():
+                yield HashRecord(r.hash.algorithm, r.hash.hex, r.hash.quality, str(n), None, p, r.region_kind, r.box)
+
+    write_hash_list(records(), sys.stdout, format=args.format)
+    sys.stdout.flush()
     return EXIT_ERROR if errors.count else EXIT_OK
 
 
@@ -528,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "vpdq: the reference's single-precision luma")
     p.add_argument("--fps", type=_frame_rate, default=1.0,
                    help="vpdq: frames hashed per second of video (default 1, the reference's)")
+    p.add_argument("--regions", action="store_true",
+                   help="a hash list of every region hash 'add' would store (whole, borders trimmed, "
+                        "centre square...), one item id per file on each row; decoded exactly")
     p.set_defaults(func=cmd_hash)
 
     p = sub.add_parser("add", help="add reported images to a store (created if absent)")

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import loading
+from . import loading, regions
 from .loading import ImageSource
+from .regions import Box
 from .algorithms import PDQ, PHASH, Algorithm, by_hex_length, hex_lengths
 from .algorithms import get as get_algorithm
 from ._codes import hamming
@@ -215,6 +216,38 @@ def pdq_and_dihedral(pixels: np.ndarray) -> tuple[Hash, tuple[Hash, ...]]:
 def _dihedral(pixels: np.ndarray) -> tuple[Hash, ...]:
     variants, quality = PDQ.hash_dihedral(pixels)  # type: ignore[misc]
     return tuple(Hash(PDQ.name, v, quality) for v in variants)
+
+
+@dataclass(frozen=True)
+class RegionHash:
+    """The hash of one region of a reported image, as the store keeps it and ``photomatch hash
+    --regions`` lists it: ``region_kind`` names the region (``"whole"`` first, then the regions of
+    ``regions.reported_regions``), ``box`` is ``(x, y, w, h)`` in the image's pixels (None for the
+    whole image)."""
+
+    region_kind: str
+    box: Box | None
+    hash: Hash
+
+
+def reported_hashes(rgb: np.ndarray, algorithm: Algorithm) -> list[RegionHash]:
+    """The hashes the reported side keeps of a decoded image: the whole image and, for algorithms
+    hashed by region (PDQ), each region of ``regions.reported_regions``."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    boxes = regions.reported_regions(rgb) if algorithm.regions else [((0, 0, rgb.shape[1], rgb.shape[0]), "whole")]
+    out = []
+    for box, region_kind in boxes:
+        h = hash_pixels(regions.crop(rgb, box), algorithm.name)
+        out.append(RegionHash(region_kind, None if region_kind == "whole" else box, h))
+    return out
+
+
+def region_hashes(image: ImageSource, algorithm: str = "pdq", *, exif_transpose: bool = True,
+                  max_pixels: int = loading.DEFAULT_MAX_PIXELS) -> list[RegionHash]:
+    """What ``Matcher.add`` stores for a reported image, without a store: its region hashes,
+    decoded exactly (these hashes are kept and may be shared)."""
+    rgb = loading.load_rgb(image, exif_transpose=exif_transpose, max_pixels=max_pixels)
+    return reported_hashes(rgb, get_algorithm(algorithm))
 
 
 def _hash(algorithm: Algorithm, image: ImageSource, *, exact: bool = False, exif_transpose: bool = True,

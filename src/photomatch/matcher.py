@@ -40,7 +40,7 @@ from ._codes import hamming
 from ._fileio import sha256_file
 from .errors import HashFormatError, PhotomatchError, run_item
 from ._parallel import ordered_map, resolve_workers
-from .hashing import DIHEDRAL_NAMES, Hash
+from .hashing import DIHEDRAL_NAMES, Hash, reported_hashes
 from .store import Store
 from .verify import Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify
 from .videomatch import VideoOptions, VideoSummary
@@ -333,12 +333,8 @@ class Matcher:
             return _Prepared(source, _vpdq_rows(vpdq_hash(image)), sha, size, None)
         # The reported side is decoded exactly: these hashes are kept and may be shared.
         rgb = loading.load_rgb(image, max_pixels=self.max_pixels)
-        hashes: list[tuple[str, bytes, int | None, Box | None, str]] = []
-        for algorithm in algos:
-            whole = [((0, 0, rgb.shape[1], rgb.shape[0]), "whole")]
-            for box, region_kind in regions.reported_regions(rgb) if algorithm.regions else whole:
-                h = hashing.hash_pixels(regions.crop(rgb, box), algorithm.name)
-                hashes.append((h.algorithm, h.bits, h.quality, None if region_kind == "whole" else box, region_kind))
+        hashes = [(r.hash.algorithm, r.hash.bits, r.hash.quality, r.box, r.region_kind)
+                  for algorithm in algos for r in reported_hashes(rgb, algorithm)]
         # A legal image too thin for local features keeps its hashes; the result says so.
         skipped = feature_stage_skipped(rgb.shape) if features else None
         blob = extract_features(rgb).to_bytes() if features and skipped is None else None
@@ -526,8 +522,8 @@ class Matcher:
             inner = regions.crop(q.pixels, tuple(round(v / q.scale) for v in box))
             repaired += [("uncropped", box, view) for view in repairs.uncrop_views(inner)]
         for family, box, view in repaired:
-            bits, quality = PDQ.hash_pixels(np.ascontiguousarray(view))
-            views.append((family, box, bits, int(quality or 0)))
+            h = hashing.hash_pixels(view, PDQ.name)
+            views.append((family, box, h.bits, int(h.quality or 0)))
         codes = _as_array([bits for _, _, bits, _ in views])
         per_item: dict[int, dict[str, tuple[int, Box | None, str, int, int | None]]] = {}
         for (family, box, _, quality), hits in zip(views, self.store.range_search("pdq", codes, agree)):
