@@ -123,7 +123,7 @@ class FeatureCache:
         if path.exists():
             checkpoint = IndexCheckpoint.read(con, FEATURES)
             try:
-                index = FeatureIndex.from_bytes(path.read_bytes())
+                index = FeatureIndex.load(path)
             except (OSError, FeatureFormatError) as exc:
                 why = f"unreadable cache ({type(exc).__name__})"
             else:

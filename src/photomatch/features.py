@@ -30,7 +30,10 @@ index serialises to bytes (:meth:`to_bytes`), which the store's feature cache sa
 
 from __future__ import annotations
 
+import io
+import os
 import struct
+from typing import IO
 
 import faiss
 import numpy as np
@@ -207,18 +210,30 @@ class FeatureIndex:
     def from_bytes(cls, data: bytes, *, nprobe: int = 4, threads: int = 1,
                    ivf_from: int = 10_000) -> FeatureIndex:
         """Inverse of :meth:`to_bytes`; FeatureFormatError when the bytes are not one."""
-        if len(data) < _HEADER.size:
+        return cls._read(io.BytesIO(data), len(data), nprobe=nprobe, threads=threads, ivf_from=ivf_from)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, nprobe: int = 4, threads: int = 1,
+             ivf_from: int = 10_000) -> FeatureIndex:
+        """Read a file holding :meth:`to_bytes`, in pieces: loading needs about the index's own
+        size in memory, not twice it (the file is not held whole as well)."""
+        with open(path, "rb") as f:
+            return cls._read(f, os.fstat(f.fileno()).st_size, nprobe=nprobe, threads=threads, ivf_from=ivf_from)
+
+    @classmethod
+    def _read(cls, f: IO[bytes], size: int, *, nprobe: int, threads: int, ivf_from: int) -> FeatureIndex:
+        head = f.read(_HEADER.size)
+        if len(head) < _HEADER.size:
             raise FeatureFormatError("feature index: shorter than its header")
-        magic, version, n, trained, nblob = _HEADER.unpack_from(data)
+        magic, version, n, trained, nblob = _HEADER.unpack(head)
         if magic != _MAGIC or version != _VERSION:
             raise FeatureFormatError(f"feature index: not version {_VERSION} of a photomatch feature index")
-        if n < 0 or trained < 0 or nblob < 0 or len(data) != _HEADER.size + 12 * n + nblob:
+        if n < 0 or trained < 0 or nblob < 0 or size != _HEADER.size + 12 * n + nblob:
             raise FeatureFormatError("feature index: sizes in the header do not match the data")
-        off = _HEADER.size
-        ids = np.frombuffer(data, "<i8", n, off).astype(np.int64)
-        counts = np.frombuffer(data, "<i4", n, off + 8 * n).astype(np.int64)
+        ids = np.frombuffer(f.read(8 * n), "<i8").astype(np.int64)
+        counts = np.frombuffer(f.read(4 * n), "<i4").astype(np.int64)
         try:
-            index = faiss.deserialize_index_binary(np.frombuffer(data, np.uint8, nblob, off + 12 * n))
+            index = faiss.read_index_binary(faiss.PyCallbackIOReader(f.read, 1 << 20))
         except RuntimeError as exc:
             raise FeatureFormatError(f"feature index: unreadable FAISS structure ({exc})") from None
         if index.ntotal != int(counts.sum()) or index.d != _BITS:
