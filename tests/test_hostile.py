@@ -442,3 +442,49 @@ def test_a_label_is_refused_on_the_way_in_when_too_long_for_a_list(tmp_path):
     out = tmp_path / "list.csv"
     assert main(["export", str(tmp_path / "s.db"), "-o", str(out)]) == 0
     assert read_hash_list(out)[0].label == "\\xff" * MAX_TEXT
+
+
+# --- item 7: stores ----------------------------------------------------------------------------
+
+
+def test_remove_with_ids_beyond_int64_removes_the_valid_ones(tmp_path, capsys):
+    store = tmp_path / "s.db"
+    with Matcher(store) as m:
+        [a, b] = m.add_hashes(["ab" * 32, "cd" * 32])
+    assert main(["remove", str(store), str(a), str(2**63), str(2**70)]) == 1  # not every id existed
+    assert "removed 1 of 3" in capsys.readouterr().err
+    with Matcher(store, create=False) as m:
+        assert len(m) == 1 and m.store.get_item(b) is not None
+
+
+def test_a_planted_shm_link_is_never_followed(tmp_path):
+    store = tmp_path / "s.db"
+    with Matcher(store) as m:
+        m.add_hashes(["ab" * 32])
+    target = tmp_path / "victim"
+    target.write_bytes(b"x")
+    target.chmod(0o644)
+    shm = tmp_path / "s.db-shm"
+    if shm.exists() or shm.is_symlink():
+        shm.unlink()
+    shm.symlink_to(target)
+    try:
+        with Matcher(store, create=False) as m:
+            m.match_hash(Hash.from_hex("ab" * 32))
+    except photomatch.PhotomatchError:
+        pass  # SQLite refuses the link itself ("unable to open"); what matters is the target's mode
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_removed_hash_is_overwritten_in_the_database(tmp_path):
+    store = tmp_path / "s.db"
+    secret = bytes(range(7, 7 + 32))
+    with photomatch.Store(store) as s:
+        assert s._connection().execute("PRAGMA secure_delete").fetchone()[0] == 1
+        keep = s.add_item([("pdq", bytes(32), 100)])
+        gone = s.add_item([("pdq", secret, 100)])
+        s.remove([gone])
+        assert s.get_item(keep) is not None
+    # Closed: every file beside the store, searched byte by byte, no longer holds the hash.
+    files = [p for p in tmp_path.iterdir() if p.is_file()]
+    assert files and not any(secret in p.read_bytes() for p in files)

@@ -25,7 +25,7 @@ fi
 
 status=0
 # harness:seed folder:max input length (images need room for a whole small file; lists for long lines)
-for spec in load_hash:images:65536 hashlist:hashlists:16384 kernels::4096 video:videos:65536; do
+for spec in load_hash:images:65536 hashlist:hashlists:16384 kernels::4096 video:videos:65536 names_scans::4096; do
     IFS=: read -r name seeds max_len <<<"$spec"
     work=fuzz/work/$name art=fuzz/artifacts/$name log=fuzz/artifacts/$name.log
     mkdir -p "$work" "$art"

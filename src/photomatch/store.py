@@ -437,6 +437,8 @@ class Store:
         con = self._connection()
         con.execute("PRAGMA foreign_keys = ON")
         con.execute("PRAGMA synchronous = FULL")
+        # Removed hashes are overwritten with zeros, not left in free pages (builds differ on the default).
+        con.execute("PRAGMA secure_delete = ON")
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         if app_id != APPLICATION_ID:
             if self.read_only:
@@ -526,11 +528,14 @@ class Store:
         except OSError:
             return
         for suffix in ("-wal", "-shm"):
-            side = Path(str(self.path) + suffix)
+            side = str(self.path) + suffix
             try:
-                st = side.stat()
+                # lstat, not stat: a -shm planted as a symbolic link must not make us chmod its
+                # target. (Never open these files: closing any descriptor of a file drops the
+                # POSIX locks SQLite holds on it in this process.)
+                st = os.lstat(side)
                 mode = stat.S_IMODE(st.st_mode)
-                if mode & ~db_mode and st.st_uid == os.getuid():
+                if stat.S_ISREG(st.st_mode) and mode & ~db_mode and st.st_uid == os.getuid():
                     os.chmod(side, mode & db_mode)
             except OSError:
                 pass  # absent (not created yet) or not ours: SQLite copies the db's mode anyway
@@ -702,7 +707,8 @@ class Store:
             if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
                 msg = f"item ids must be ints, got {type(i).__name__}"
                 raise TypeError(msg)
-            out.append(int(i))
+            if -(2**63) <= int(i) < 2**63:  # SQLite's ids are int64: any other id names no item
+                out.append(int(i))
         return sorted(set(out))
 
     def set_keypoints(self, item_id: int, data: bytes, *, descriptor: str = "orb") -> None:
