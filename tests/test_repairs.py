@@ -154,8 +154,8 @@ def test_matcher_repairs_only_when_nothing_else_matched(hash_only_store, photos)
         (31, 1, False, True),  # within the threshold: a match whatever else
         (32, 1, True, False),  # looser: needs a second family ...
         (32, 2, True, True),
-        (48, 2, True, True),  # ... up to 48/31 of the threshold
-        (49, 3, True, False),
+        (44, 2, True, True),  # ... up to 44/31 of the threshold
+        (45, 3, True, False),
         (40, 2, False, False),  # ... and hashes of good quality
     ],
 )
@@ -168,4 +168,4 @@ def test_accept_repair_rule(distance, families, good, expected):
 def test_loose_tier_scales_with_the_threshold():
     from photomatch.matcher import accept_repair
 
-    assert accept_repair(15, 2, True, 10) and not accept_repair(16, 2, True, 10)
+    assert accept_repair(14, 2, True, 10) and not accept_repair(15, 2, True, 10)
