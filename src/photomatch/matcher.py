@@ -58,7 +58,7 @@ FEATURE_CANDIDATES = 4
 """Items with most local-feature votes that are verified per query."""
 
 REPAIR_LOOSE = 44 / 31
-"""A repaired view (``photomatch.repairs``) may match at this many times the PDQ threshold (44 at
+"""In the repair stage, any view of the query may match at this many times the PDQ threshold (44 at
 the default 31) when another family of views of the query (the whole image, its regions,
 another repair) lands within ``REPAIR_AGREE`` times the threshold (64) of the same item, and
 both hashes are of good quality. Set from ``benchmarks/hashonly_fmr.py``: against 1e5 unrelated
@@ -508,15 +508,16 @@ class Matcher:
         """Nothing found: search the query's repaired views (straightened, uncropped;
         ``photomatch.repairs``), and the uncropped views of its main region, against every PDQ hash.
 
-        A view within ``threshold`` matches; one within ``REPAIR_LOOSE`` x threshold matches only
-        when another family of views of the query agrees within ``REPAIR_AGREE`` x threshold.
+        A repaired view within ``threshold`` matches. Any view (the whole image and its
+        rotations, a region, a repair) within ``REPAIR_LOOSE`` x threshold matches only when
+        another family of views agrees within ``REPAIR_AGREE`` x threshold (``accept_repair``).
         """
         agree = round(threshold * REPAIR_AGREE)
         floor = PDQ.quality_floor or 0
         whole = None if q.size is None else (0, 0, q.size[0], q.size[1])
-        # (family, box in file pixels, bits, quality) of every view; the plain ones are already hashed.
-        views = [("whole", whole, bits, q.pdq_quality) for _, bits in q.pdq]
-        views += [("region", box, bits, quality) for box, bits, quality in q.regions]
+        # (family, transform, box in file pixels, bits, quality) of every view; the plain ones are already hashed.
+        views = [("whole", transform, whole, bits, q.pdq_quality) for transform, bits in q.pdq]
+        views += [("region", "original", box, bits, quality) for box, bits, quality in q.regions]
         repaired = [(family, whole, view) for family, view in repairs.repair_views(q.pixels)]
         if q.regions:  # the main region (a meme's photo between its caption bands) may be a crop too
             box = q.regions[0][0]
@@ -524,22 +525,19 @@ class Matcher:
             repaired += [("uncropped", box, view) for view in repairs.uncrop_views(inner)]
         for family, box, view in repaired:
             h = hashing.hash_pixels(view, PDQ.name)
-            views.append((family, box, h.bits, int(h.quality or 0)))
-        codes = _as_array([bits for _, _, bits, _ in views])
+            views.append((family, family, box, h.bits, int(h.quality or 0)))
+        codes = _as_array([bits for _, _, _, bits, _ in views])
         per_item: dict[int, dict[str, tuple[int, Box | None, str, int, int | None]]] = {}
-        for (family, box, _, quality), hits in zip(views, self.store.range_search("pdq", codes, agree)):
+        for (family, transform, box, _, quality), hits in zip(views, self.store.range_search("pdq", codes, agree)):
             for hit in hits:
                 fams = per_item.setdefault(hit.item_id, {})
                 if family not in fams or hit.distance < fams[family][0]:
-                    fams[family] = (hit.distance, box, family, quality, hit.quality)
+                    fams[family] = (hit.distance, box, transform, quality, hit.quality)
         for item_id, fams in per_item.items():
-            repaired = [v for f, v in fams.items() if f not in ("whole", "region")]
-            if not repaired:
-                continue
-            distance, box, family, quality, stored_quality = min(repaired, key=lambda v: v[0])
+            distance, box, transform, quality, stored_quality = min(fams.values(), key=lambda v: v[0])
             good = quality >= floor and (stored_quality is None or stored_quality >= floor)
             if accept_repair(distance, len(fams), good, threshold):
-                self._keep(best, item_id, "pdq", distance, stored_quality, not good, box, "repaired", family)
+                self._keep(best, item_id, "pdq", distance, stored_quality, not good, box, "repaired", transform)
 
     def _verify(self, q: _Query, best: dict[int, Match], candidates: dict[int, Box | None]) -> None:
         """Confirm hash matches and loose candidates, and find more by local-feature votes."""
@@ -660,7 +658,7 @@ class StoreFeatures:
 
 
 def accept_repair(distance: int, families: int, good_quality: bool, threshold: int) -> bool:
-    """The repair stage's rule for one reported item: its closest repaired view is ``distance``
+    """The repair stage's rule for one reported item: the query's closest view is ``distance``
     away, and ``families`` families of the query's views (whole, regions, each repair) come within
     ``REPAIR_AGREE`` x ``threshold`` of it. Within ``threshold``: a match. Within
     ``REPAIR_LOOSE`` x ``threshold``: a match only with two families or more and good quality.
