@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not installed: it lives beside the package
@@ -122,6 +122,45 @@ def test_compositions_contain_the_photo():
     assert 0.01 < changed < 0.6
     with pytest.raises(ValueError, match="unknown alteration"):
         alt.apply("sepia", img, alt.rng_for("p", "sepia", 0))
+
+
+def test_screens_hold_the_photo_as_an_avatar_or_a_tile():
+    img, fillers = _photo(0, (161, 113)), [_photo(i) for i in range(1, 30)]
+    # Grid: the photo's centre square, at the tile's size, is exactly one tile of the screen.
+    g = alt.apply("grid", img, alt.rng_for("p", "grid", 0), fillers)
+    assert g.size == (1080, 2340)
+    arr = np.asarray(g)
+    found = []
+    sides = set()
+    for cols in (3, 4):
+        for gap in range(1, 7):
+            side = (1080 - (cols - 1) * gap) // cols
+            sides |= {side, 1080 - (cols - 1) * (side + gap)}  # the last column takes the rounding
+    for side in sorted(sides):
+        want = np.asarray(ImageOps.fit(img, (side, side), Image.Resampling.LANCZOS))
+        ys, xs = np.nonzero((arr[:, :, 0] == want[0, 0, 0]) & (arr[:, :, 1] == want[0, 0, 1]))
+        found += [(x, y, side) for x, y in zip(xs, ys) if y + side <= 2340 and x + side <= 1080
+                  and np.array_equal(arr[y : y + side, x : x + side], want)]
+    assert len(found) == 1
+    # Profile: the photo's centre square, 250-400 px across, is the middle of the avatar disc.
+    page = alt.apply("profile", img, alt.rng_for("p", "profile", 0), fillers)
+    p = np.asarray(page)[:800]  # the avatar sits in the top third, above the grid
+    hits = []
+    for side in range(250, 401):
+        want = np.asarray(ImageOps.fit(img, (side, side), Image.Resampling.LANCZOS))
+        c = side // 2
+        core = want[c - 20 : c + 20, c - 20 : c + 20]  # well inside the disc: untouched by the mask's edge
+        ys, xs = np.nonzero((p[:, :, 0] == core[0, 0, 0]) & (p[:, :, 1] == core[0, 0, 1]) & (p[:, :, 2] == core[0, 0, 2]))
+        hits += [(side, x, y) for x, y in zip(xs, ys) if np.array_equal(p[y : y + 40, x : x + 40], core)]
+    assert len(hits) == 1
+    p = page
+    # Forwarded: the same screenshot scaled to 1280 px on its long side, saved at quality 85.
+    for name, base in (("profile_fwd", p), ("grid_fwd", g)):
+        f = alt.apply(name, img, alt.rng_for("p", alt.rng_name(name), 0), fillers)
+        assert max(f.size) == 1280
+        small = np.asarray(base.resize(f.size, Image.Resampling.BICUBIC), np.int16)
+        assert np.abs(np.asarray(f, np.int16) - small).max() == 0
+        assert alt.SAVE_QUALITY[name] == 85
 
 
 def test_contact_sheet_cli(tmp_path, photo_dir):

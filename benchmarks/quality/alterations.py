@@ -287,6 +287,151 @@ def _meme(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Im
     return canvas
 
 
+# --- profile pages and photo grids: the photo as a small part of a busy screenshot ----------------
+
+
+def _centre_square(img: Image.Image, side: int) -> Image.Image:
+    """The centre square of ``img`` scaled to ``side`` px: what apps show as an avatar or a grid tile."""
+    return ImageOps.fit(img.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
+
+
+def _phone(rng: np.random.Generator) -> tuple[Image.Image, ImageDraw.ImageDraw, tuple, tuple, tuple, int, int]:
+    """A 1080x2340 phone screen (light or dark) with a status bar and an app header; returns the
+    canvas, its drawer, the colours (background, text, muted), the header's bottom and the
+    navigation bar's top (the bar is drawn)."""
+    cw, ch = 1080, 2340
+    dark = bool(rng.integers(2))
+    bg, fg, muted = ((0, 0, 0), (240, 240, 240), (160, 160, 160)) if dark else ((255, 255, 255), (15, 15, 15), (115, 115, 115))
+    canvas = Image.new("RGB", (cw, ch), bg)
+    d = ImageDraw.Draw(canvas)
+    sb = 70
+    d.text((40, 14), f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}", font=_font(40), fill=fg)
+    d.rectangle((930, 22, 1020, 50), outline=fg, width=4)
+    hb = 130
+    d.text((40, sb + 35), _words(rng, 1) + "_" + _words(rng, 1) + str(int(rng.integers(10, 99))), font=_font(56), fill=fg)
+    for i in range(2):  # header icons
+        cx = 900 + 100 * i
+        d.rounded_rectangle((cx - 28, sb + 37, cx + 28, sb + 93), radius=12, outline=fg, width=5)
+    nav = ch - 150
+    d.rectangle((0, nav, cw, ch), fill=bg)
+    d.line((0, nav, cw, nav), fill=muted, width=2)
+    for i in range(5):
+        cx = (i + 0.5) * cw / 5
+        d.rounded_rectangle((cx - 32, nav + 43, cx + 32, nav + 107), radius=14, outline=fg, width=5)
+    return canvas, d, bg, fg, muted, sb + hb, nav
+
+
+def _tile_grid(canvas: Image.Image, fillers: Sequence[Image.Image], top: int, bottom: int, cols: int, gap: int,
+               gap_colour: tuple, photo: Image.Image | None, rng: np.random.Generator) -> tuple[int, int, int] | None:
+    """Square tiles, ``cols`` to a row, touching the screen's sides, ``gap`` px apart, from ``top``
+    down to ``bottom`` (the last row cut there). Fillers' centre squares fill the tiles (cycled if
+    too few); ``photo`` goes into a random fully visible tile, whose (x, y, side) is returned."""
+    cw = canvas.width
+    side = (cw - (cols - 1) * gap) // cols
+    extra = cw - (cols * side + (cols - 1) * gap)  # the last column absorbs the rounding
+    ImageDraw.Draw(canvas).rectangle((0, top, cw, bottom), fill=gap_colour)
+    rows = max(1, -(-(bottom - top) // (side + gap)))
+    full = [(r, c) for r in range(rows) for c in range(cols) if top + r * (side + gap) + side <= bottom]
+    slot = full[int(rng.integers(len(full)))] if photo is not None and full else None
+    placed = None
+    k = 0
+    for r in range(rows):
+        for c in range(cols):
+            x, y = c * (side + gap), top + r * (side + gap)
+            s = side + (extra if c == cols - 1 else 0)
+            if (r, c) == slot:
+                tile = _centre_square(photo, s)
+                placed = (x, y, s)
+            else:
+                tile = _centre_square(fillers[k % len(fillers)], s) if fillers else Image.new("RGB", (s, s), (128, 128, 128))
+                k += 1
+            visible = min(s, bottom - y)
+            if visible > 0:
+                canvas.paste(tile.crop((0, 0, s, visible)), (x, y))
+    return placed
+
+
+def _profile(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    """A social-media profile page on a 1080x2340 screen: the photo's centre square as the round
+    avatar (250-400 px across, sometimes inside a coloured story ring), name, counts, bio,
+    buttons, then a grid of other photos (three to a row) down to the navigation bar."""
+    canvas, d, bg, fg, muted, y, nav = _phone(rng)
+    dia = int(rng.integers(250, 401))
+    centred = bool(rng.integers(2))
+    ax = (1080 - dia) // 2 if centred else int(rng.integers(30, 70))
+    ay = y + int(rng.integers(20, 60))
+    if rng.integers(2):  # story ring: a coloured circle around the avatar, a background-coloured gap
+        accent = _APP_COLOURS[int(rng.integers(len(_APP_COLOURS)))]
+        d.ellipse((ax - 16, ay - 16, ax + dia + 16, ay + dia + 16), fill=accent)
+        d.ellipse((ax - 8, ay - 8, ax + dia + 8, ay + dia + 8), fill=bg)
+    mask = Image.new("L", (4 * dia, 4 * dia), 0)  # drawn 4x larger then reduced: an antialiased edge
+    ImageDraw.Draw(mask).ellipse((0, 0, 4 * dia - 1, 4 * dia - 1), fill=255)
+    canvas.paste(_centre_square(img, dia), (ax, ay), mask.resize((dia, dia), Image.Resampling.LANCZOS))
+    big, small = _font(46), _font(36)
+    if centred:
+        ty = ay + dia + 40
+        name = " ".join(w.capitalize() for w in _words(rng, 2).split())
+        d.text((540 - d.textlength(name, font=big) / 2, ty), name, font=big, fill=fg)
+        ty += 70
+        for i, what in enumerate(("posts", "followers", "following")):
+            n = str(int(rng.integers(3, 5000)))
+            cx = 180 + 360 * i
+            d.text((cx - d.textlength(n, font=big) / 2, ty), n, font=big, fill=fg)
+            d.text((cx - d.textlength(what, font=small) / 2, ty + 55), what, font=small, fill=muted)
+        ty += 120
+    else:
+        for i, what in enumerate(("posts", "followers", "following")):
+            n = str(int(rng.integers(3, 5000)))
+            cx = ax + dia + 40 + (1040 - ax - dia - 40) * (i + 0.5) / 3
+            d.text((cx - d.textlength(n, font=big) / 2, ay + dia / 2 - 60), n, font=big, fill=fg)
+            d.text((cx - d.textlength(what, font=small) / 2, ay + dia / 2), what, font=small, fill=muted)
+        ty = ay + dia + 30
+        d.text((40, ty), " ".join(w.capitalize() for w in _words(rng, 2).split()), font=big, fill=fg)
+        ty += 65
+    for _ in range(int(rng.integers(1, 4))):  # bio lines
+        d.text((40, ty), _words(rng, int(rng.integers(3, 7))), font=small, fill=fg)
+        ty += 50
+    ty += 20
+    button = (239, 239, 239) if fg[0] < 128 else (38, 38, 38)
+    for i, what in enumerate(("Follow", "Message")):  # rounded buttons
+        x0 = 40 + i * 510
+        d.rounded_rectangle((x0, ty, x0 + 490, ty + 80), radius=20, fill=_APP_COLOURS[0] if i == 0 else button)
+        d.text((x0 + 245 - d.textlength(what, font=small) / 2, ty + 20), what, font=small, fill="white" if i == 0 else fg)
+    ty += 130
+    d.line((0, ty + 60, 1080, ty + 60), fill=muted, width=2)  # tab bar
+    ty += 64
+    _tile_grid(canvas, fillers, ty, nav, 3, int(rng.integers(2, 6)), bg, None, rng)
+    return canvas
+
+
+def _grid(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+    """A profile's photo grid on a 1080x2340 screen: square centre crops three or four to a row,
+    1-6 px gaps of the background or a random colour, tiles touching the screen's sides; the
+    photo in a random fully visible tile, a small profile strip above the grid."""
+    canvas, d, bg, fg, muted, y, nav = _phone(rng)
+    dia = 120
+    d.ellipse((40, y + 20, 40 + dia, y + 20 + dia), fill=tuple(int(c) for c in rng.integers(40, 220, 3)))
+    d.text((200, y + 45), " ".join(w.capitalize() for w in _words(rng, 2).split()), font=_font(46), fill=fg)
+    d.text((200, y + 105), _words(rng, int(rng.integers(3, 6))), font=_font(34), fill=muted)
+    top = y + dia + 60
+    cols = int(rng.integers(3, 5))
+    gap = int(rng.integers(1, 7))
+    gap_colour = bg if rng.integers(2) else tuple(int(c) for c in rng.integers(0, 256, 3))
+    _tile_grid(canvas, fillers, top, nav, cols, gap, gap_colour, img, rng)
+    return canvas
+
+
+def _forwarded(base: Alteration) -> Alteration:
+    """The same screenshot, sent on by a messaging app: longest side 1280 px (saved at quality 85)."""
+
+    def f(img: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image]) -> Image.Image:
+        shot = base(img, rng, fillers)
+        k = 1280 / max(shot.size)
+        return shot.resize((round(shot.width * k), round(shot.height * k)), Image.Resampling.BICUBIC) if k < 1 else shot
+
+    return f
+
+
 ALTERATIONS: dict[str, Alteration] = {
     "original": _identity,
     "resize_0.5": _resize(0.5),
@@ -310,12 +455,26 @@ ALTERATIONS: dict[str, Alteration] = {
     "collage": _collage,
     "sticker": _sticker,
     "meme": _meme,
+    "profile": _profile,
+    "grid": _grid,
+    "profile_fwd": _forwarded(_profile),
+    "grid_fwd": _forwarded(_grid),
 }
 
 # Quality of the saved copy; every other alteration is saved as JPEG q95 at its natural size.
-SAVE_QUALITY = {"jpeg_q30": 30, "jpeg_q70": 70}
+SAVE_QUALITY = {"jpeg_q30": 30, "jpeg_q70": 70, "profile_fwd": 85, "grid_fwd": 85}
 
-NEEDS_FILLERS = frozenset({"collage"})
+# How many filler photos (distractors) each composition needs; screens cycle them if given fewer.
+FILLERS = {"collage": 3, "profile": 18, "grid": 27, "profile_fwd": 18, "grid_fwd": 27}
+NEEDS_FILLERS = frozenset(FILLERS)
+
+# A forwarded screenshot is the same screenshot as its source: both draw from the source's seed.
+RNG_NAME = {"profile_fwd": "profile", "grid_fwd": "grid"}
+
+
+def rng_name(name: str) -> str:
+    """The alteration name whose seed ``name`` draws from (itself, or the screenshot it forwards)."""
+    return RNG_NAME.get(name, name)
 
 
 def apply(name: str, image: Image.Image, rng: np.random.Generator, fillers: Sequence[Image.Image] = ()) -> Image.Image:
@@ -343,7 +502,7 @@ def contact_sheet(image: Image.Image, fillers: Sequence[Image.Image], *, seed: i
     d = ImageDraw.Draw(sheet)
     font = _font(16)
     for i, name in enumerate(names):
-        out = apply(name, image, rng_for(photo_id, name, seed), fillers if name in NEEDS_FILLERS else ())
+        out = apply(name, image, rng_for(photo_id, rng_name(name), seed), fillers if name in NEEDS_FILLERS else ())
         with Image.open(io.BytesIO(encode(name, out))) as dec:
             shown = dec.convert("RGB")
         size = shown.size
@@ -364,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fill_paths = args.fillers
     if not fill_paths:
         exts = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-        fill_paths = [q for q in sorted(args.show.parent.iterdir()) if q.suffix.lower() in exts and q != args.show][:3]
+        fill_paths = [q for q in sorted(args.show.parent.iterdir()) if q.suffix.lower() in exts and q != args.show][: max(FILLERS.values())]
     fillers = [load_rgb(q) for q in fill_paths]
     while len(fillers) < 3:  # a lone photo: grey tiles stand in for the other collage photos
         fillers.append(Image.new("RGB", (64, 64), (128, 128, 128)))

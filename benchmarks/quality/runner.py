@@ -22,6 +22,9 @@ from .systems import HashSystem, System, hash_all, make_system
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif"})
 N_FILLERS = 3
 _FILLER_KEY = "collage-fillers"
+# Profile pages and photo grids draw their other photos from a separate seeded pool, so adding
+# them left the collages' fillers (and their cached copies) as they were.
+_SCREEN_FILLER_KEY = "screen-fillers"
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,29 @@ def split(photos: Sequence[tuple[str, Path]], n_reported: int, seed: int) -> tup
     return reported, distractors
 
 
-def fillers_for(photo_id: str, distractor_ids: Sequence[str], seed: int) -> list[str]:
-    """The 3 distractors that share a collage with ``photo_id`` (never itself, never a reported photo)."""
+def fillers_for(photo_id: str, distractor_ids: Sequence[str], seed: int, *, n: int = N_FILLERS,
+                key: str = _FILLER_KEY) -> list[str]:
+    """The ``n`` distractors that share a composition with ``photo_id`` (never itself, never a
+    reported photo): 3 for a collage; screens (``key=_SCREEN_FILLER_KEY``) take up to as many
+    as the pool holds."""
     pool = [d for d in sorted(distractor_ids) if d != photo_id]
-    pick = alt.rng_for(photo_id, _FILLER_KEY, seed).choice(len(pool), size=N_FILLERS, replace=False)
+    pick = alt.rng_for(photo_id, key, seed).choice(len(pool), size=min(n, len(pool)), replace=False)
     return [pool[int(i)] for i in pick]
+
+
+def _filler_paths(photo_id: str, names: Iterable[str], distractor_ids: Sequence[str], source: dict[str, Path],
+                  seed: int) -> dict[str, list[Path]]:
+    """For each composition among ``names``, the paths of its filler photos."""
+    out: dict[str, list[Path]] = {}
+    for name in names:
+        if name not in alt.FILLERS:
+            continue
+        if name == "collage":
+            ids = fillers_for(photo_id, distractor_ids, seed)
+        else:
+            ids = fillers_for(photo_id, distractor_ids, seed, n=max(alt.FILLERS.values()), key=_SCREEN_FILLER_KEY)
+        out[name] = [source[f] for f in ids[: alt.FILLERS[name]]]
+    return out
 
 
 def _safe(photo_id: str) -> str:
@@ -121,15 +142,14 @@ def copy_path(root: Path, alteration: str, photo_id: str, source: Path) -> Path:
 # --- workers (module level so they pickle) --------------------------------------------------------
 
 
-def _generate(task: tuple[str, Path, dict[str, Path], list[Path], int]) -> int:
+def _generate(task: tuple[str, Path, dict[str, Path], dict[str, list[Path]], int]) -> int:
     photo_id, source, targets, filler_paths, seed = task
     img = alt.load_rgb(source)
-    fillers: list[Any] = []
+    loaded: dict[Path, Any] = {}
     written = 0
     for name, target in targets.items():
-        if name in alt.NEEDS_FILLERS and not fillers:
-            fillers = [_load_small(p) for p in filler_paths]
-        out = alt.apply(name, img, alt.rng_for(photo_id, name, seed), fillers if name in alt.NEEDS_FILLERS else ())
+        fillers = [loaded[p] if p in loaded else loaded.setdefault(p, _load_small(p)) for p in filler_paths.get(name, ())]
+        out = alt.apply(name, img, alt.rng_for(photo_id, alt.rng_name(name), seed), fillers)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.write_bytes(alt.encode(name, out))
@@ -141,7 +161,8 @@ def _generate(task: tuple[str, Path, dict[str, Path], list[Path], int]) -> int:
 def _load_small(path: Path):
     from PIL import Image, ImageOps
 
-    # Collage fillers end up in <= 640 px cells: JPEG draft decoding keeps this cheap for big photos.
+    # Collage fillers end up in <= 640 px cells, screen tiles in <= 400 px: JPEG draft decoding keeps
+    # this cheap for big photos.
     with Image.open(path) as im:
         im.draft("RGB", (1280, 1280))
         return ImageOps.exif_transpose(im).convert("RGB")
@@ -236,8 +257,7 @@ def run(cfg: Config) -> dict[str, Any]:
         targets = {n: copy_path(root, n, pid, path) for n in names if n != "original"}
         targets = {n: t for n, t in targets.items() if not t.is_file()}
         if targets:
-            fill = [source[f] for f in fillers_for(pid, distractor_ids, cfg.seed)] if alt.NEEDS_FILLERS & set(targets) else []
-            tasks.append((pid, path, targets, fill, cfg.seed))
+            tasks.append((pid, path, targets, _filler_paths(pid, targets, distractor_ids, source, cfg.seed), cfg.seed))
     t0 = time.perf_counter()
     n_written = sum(_pool_map(_generate, tasks, cfg.workers, "altered copies", cfg.progress))
     gen_seconds = time.perf_counter() - t0
