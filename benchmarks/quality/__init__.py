@@ -63,6 +63,18 @@ The alterations (``alterations.ALTERATIONS``)
   the picture.
 - ``meme``: the meme layout: the photo cropped to 90 % of its area (random window, as
   ``crop_90``), white caption bands of 12-20 % of its height above and below with black text.
+- ``profile``: a social-media profile page on a 1080x2340 screen (light or dark): status bar and
+  header, the photo's centre square as the round avatar (250-400 px across, centred or at the
+  left, half of the time inside a coloured story ring), name, counts, bio lines, rounded buttons,
+  then a grid of other photos' centre squares, three to a row with 2-5 px gaps, down to the
+  navigation bar.
+- ``grid``: a profile's photo grid on a 1080x2340 screen: a small profile strip, then square
+  centre crops three or four to a row, 1-6 px gaps of the background or a random colour, tiles
+  touching the screen's sides; the photo in a random fully visible tile.
+- ``profile_fwd``, ``grid_fwd``: the same screenshots (same seed, same pixels) forwarded by a
+  messaging app: scaled to 1280 px on the long side (BICUBIC) and saved as JPEG quality 85.
+  Profile pages and grids take their other photos (18 and 27, cycled if fewer) from a seeded
+  draw of distractors separate from the collages' (so those did not change).
 
 What counts
 -----------
