@@ -118,7 +118,7 @@ def test_phash_and_both_algorithms(store_path):
     with Matcher(store_path) as m:
         [both] = m.add([photo(4)], algorithm="both")
         info = m.info()
-        assert info["hashes"]["pdq"] == 1 and info["hashes"]["phash"] == 1
+        assert info["hashes"]["pdq"] == 2 and info["hashes"]["phash"] == 1  # PDQ: whole and centre square
         found = m.match(jpeg(photo(4), 60))
         assert [x.id for x in found] == [both]
     with Matcher(store_path.with_name("p.db")) as m:

@@ -107,6 +107,8 @@ def test_reported_regions_whole_then_trim():
     regions = reported_regions(framed)
     assert regions[0] == ((0, 0, 512, 632), "whole")
     assert regions[1][1] == "trim" and _close(regions[1][0], (0, 60, 512, 512), 2)
+    # The framed picture's centre square is the square photo itself, the trimmed box: kept once.
+    assert len(regions) == 2
 
 
 def test_reported_regions_crops_and_windows_count_and_bounds():
@@ -114,7 +116,7 @@ def test_reported_regions_crops_and_windows_count_and_bounds():
     h, w = photo.shape[:2]
     regions = reported_regions(photo, crops=(0.8, 0.6), windows=3)
     kinds = [k for _, k in regions]
-    assert kinds == ["whole", "crop", "crop", *["window"] * 9]
+    assert kinds == ["whole", "square", "crop", "crop", *["window"] * 9]
     for (x, y, bw, bh), _ in regions:
         assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h and min(bw, bh) >= MIN_SIDE
     with pytest.raises(ValueError, match="crops"):

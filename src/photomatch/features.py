@@ -195,6 +195,33 @@ class FeatureIndex:
         order = np.argsort(-votes, kind="stable")[:top]
         return [(int(items[i]), int(votes[i])) for i in order]
 
+    def search_many(self, queries: list[Features], *, top: int = 5, max_distance: int = 64) -> list[list[tuple[int, int]]]:
+        """``search`` for several queries (the views of one screenshot) in one index search: each
+        query's descriptors vote only within that query. Returns one list per query."""
+        for q in queries:
+            if not isinstance(q, Features):
+                msg = f"queries: expected Features, got {type(q).__name__}"
+                raise TypeError(msg)
+        self.build()
+        out: list[list[tuple[int, int]]] = [[] for _ in queries]
+        sizes = [len(q) for q in queries]
+        if not sum(sizes) or self._index.ntotal == 0:
+            return out
+        faiss.omp_set_num_threads(self._threads)
+        descs = np.ascontiguousarray(np.concatenate([q.descriptors for q in queries if len(q)]))
+        dist, labels = self._index.search(descs, 1)
+        owner = np.repeat(np.arange(len(queries)), sizes)
+        ok = (labels[:, 0] >= 0) & (dist[:, 0] <= max_distance)
+        if not ok.any():
+            return out
+        # Votes per (query, item), counted at once, then ordered within each query.
+        pairs, votes = np.unique(np.stack([owner[ok], labels[ok, 0]], axis=1), axis=0, return_counts=True)
+        for qi in np.unique(pairs[:, 0]):
+            rows = np.flatnonzero(pairs[:, 0] == qi)
+            order = rows[np.argsort(-votes[rows], kind="stable")][:top]
+            out[int(qi)] = [(int(pairs[r, 1]), int(votes[r])) for r in order]
+        return out
+
     # -- bytes ---------------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:

@@ -42,7 +42,8 @@ from .errors import HashFormatError, PhotomatchError, run_item
 from ._parallel import ordered_map, resolve_workers
 from .hashing import DIHEDRAL_NAMES, Hash, reported_hashes
 from .store import Store
-from .verify import Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify
+from .verify import (Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify,
+                     verify_view, view_features)
 from .videomatch import VideoOptions, VideoSummary
 from .vpdq import VideoHash
 from .vpdq import vpdq as vpdq_hash
@@ -66,6 +67,13 @@ hashes, the measured tail extended log-linearly gives under 10 false matches per
 against a 1e6-entry list at 44 without counting the second family (benchmarks/README.md)."""
 
 REPAIR_AGREE = 64 / 31
+
+VIEW_CANDIDATES = 2
+"""Items with most local-feature votes that are verified per small view (avatar, grid tile)."""
+
+VIEW_MIN_VOTES = 4
+"""Votes below which a small view's candidate is not verified: a view has 50-300 descriptors,
+and an unrelated item collects a few votes by chance (verifying it costs ~1 ms for nothing)."""
 
 CAPTION_MARGIN = 0.2
 """Fraction of the query's height left out at the top and at the bottom when nothing
@@ -212,12 +220,15 @@ class _Query:
     pdq: list[tuple[str, bytes]]  # (transform, bits) of the whole image
     pdq_quality: int
     phash: bytes | None
-    regions: list[tuple[Box, bytes, int]]  # (box in the file's pixels, pdq bits, quality)
+    regions: list[tuple[Box, bytes, int, int]]  # (box in the file's pixels, pdq bits, quality, view index or -1)
     features: Features | None
     scale: float  # file pixels per decoded pixel
     pixels: np.ndarray | None = None  # decoded RGB, kept in robust mode for the caption fallback
     notes: tuple[str, ...] = ()
     own: Mapping[str, Hash] = field(default_factory=dict)  # the whole image's hashes, as hash_image gives them
+    # Small views of a screen (regions.screen_regions) with their own features: (box in decoded
+    # pixels, region kind, features); empty for plain photos or without stored features.
+    views: tuple[tuple[Box, str, Features], ...] = ()
 
 
 class Matcher:
@@ -448,7 +459,8 @@ class Matcher:
         size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
         searched = "pdq" in algos or "features" in algos
         pdq: list[tuple[str, bytes]] = []
-        found: list[tuple[Box, bytes, int]] = []
+        found: list[tuple[Box, bytes, int, int]] = []
+        views: list[tuple[Box, str, Features]] = []
         if searched and dihedral:
             own_pdq, variants = hashing.pdq_and_dihedral(whole.array)
             pdq = [(n, v.bits) for n, v in zip(DIHEDRAL_NAMES, variants)]
@@ -460,7 +472,7 @@ class Matcher:
             for box, region_kind in regions.query_regions(pixels):
                 if region_kind != "whole":
                     h = hashing.hash_pixels(regions.crop(pixels, box), PDQ.name)
-                    found.append((_scale_box(box, scale), h.bits, int(h.quality or 0)))
+                    found.append((_scale_box(box, scale), h.bits, int(h.quality or 0), -1))
         if "phash" in algos:
             # pHash's own draft scale; an RGB decode is the same at every scale (drafts are JPEG luma only).
             src = whole if whole.array.ndim == 3 else hashing.decode(image, PHASH.name, exact=exact,
@@ -469,15 +481,36 @@ class Matcher:
         ph = own[PHASH.name].bits if PHASH.name in own else None
         # Verification adapts to the query: one too thin for local features is matched by its hashes.
         skipped = feature_stage_skipped(pixels.shape) if robust and "features" in algos else None
+        if searched and robust:
+            found_views, views = self._hash_views(pixels, scale, "features" in algos and skipped is None)
+            found += found_views
         feats = extract_features(pixels) if robust and "features" in algos and skipped is None else None
         return _Query(name, size, pdq, int(own_pdq.quality or 0), ph, found, feats, scale,
-                      pixels if robust else None, (skipped,) if skipped else (), own)
+                      pixels if robust else None, (skipped,) if skipped else (), own, tuple(views))
+
+    @staticmethod
+    def _hash_views(pixels: np.ndarray, scale: float, features: bool
+                    ) -> tuple[list[tuple[Box, bytes, int, int]], list[tuple[Box, str, Features]]]:
+        """Hashes (and, with ``features``, local features) of a screen's small views: round
+        avatars, rounded pictures, grid tiles (``regions.screen_regions``; none for most photos).
+        A view's hash carries its index, so a loose hash hit is verified on that view's features."""
+        found: list[tuple[Box, bytes, int, int]] = []
+        views: list[tuple[Box, str, Features]] = []
+        for box, region_kind in regions.screen_regions(pixels):
+            h = hashing.hash_pixels(regions.view_pixels(pixels, box, region_kind), PDQ.name)
+            index = -1
+            if features:
+                index = len(views)
+                views.append((box, region_kind, view_features(pixels, box, round_view=region_kind == "circle")))
+            found.append((_scale_box(box, scale), h.bits, int(h.quality or 0), index))
+        return found, views
 
     def _search(self, q: _Query, t_pdq: int, t_ph: int) -> list[Match]:
         floor = PDQ.quality_floor or 0
         best: dict[int, Match] = {}
         whole = None if q.size is None else (0, 0, q.size[0], q.size[1])
         candidates: dict[int, Box | None] = {}
+        view_candidates: dict[int, set[int]] = {}  # view index -> items whose hash came loosely close
         if q.pdq:
             codes = np.frombuffer(b"".join(b for _, b in q.pdq), dtype=np.uint8).reshape(len(q.pdq), PDQ.nbytes)
             for (transform, _), hits in zip(q.pdq, self.store.range_search("pdq", codes, t_pdq)):
@@ -485,13 +518,15 @@ class Matcher:
                     low = q.pdq_quality < floor or (hit.quality is not None and hit.quality < floor)
                     self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, whole, "whole", transform)
         if q.regions:
-            codes = np.frombuffer(b"".join(b for _, b, _ in q.regions), dtype=np.uint8).reshape(len(q.regions), PDQ.nbytes)
+            codes = np.frombuffer(b"".join(b for _, b, _, _ in q.regions), dtype=np.uint8).reshape(len(q.regions), PDQ.nbytes)
             loose = max(t_pdq, CANDIDATE_THRESHOLD) if q.features is not None else t_pdq
-            for (box, _, quality), hits in zip(q.regions, self.store.range_search("pdq", codes, loose)):
+            for (box, _, quality, view), hits in zip(q.regions, self.store.range_search("pdq", codes, loose)):
                 for hit in hits:
                     if hit.distance <= t_pdq:
                         low = quality < floor or (hit.quality is not None and hit.quality < floor)
                         self._keep(best, hit.item_id, "pdq", hit.distance, hit.quality, low, box, "region", "original")
+                    elif view >= 0:
+                        view_candidates.setdefault(view, set()).add(hit.item_id)
                     else:
                         candidates.setdefault(hit.item_id, box)
         if q.phash is not None:
@@ -499,7 +534,7 @@ class Matcher:
             for hit in self.store.range_search("phash", codes, t_ph)[0]:
                 self._keep(best, hit.item_id, "phash", hit.distance, None, False, whole, "whole", "original")
         if q.features is not None:
-            self._verify(q, best, candidates)
+            self._verify(q, best, candidates, view_candidates)
         if not best and q.pixels is not None and q.pdq:
             self._repair(q, best, t_pdq)
         return sorted(best.values(), key=lambda m: (-m.score, m.id))
@@ -517,7 +552,7 @@ class Matcher:
         whole = None if q.size is None else (0, 0, q.size[0], q.size[1])
         # (family, transform, box in file pixels, bits, quality) of every view; the plain ones are already hashed.
         views = [("whole", transform, whole, bits, q.pdq_quality) for transform, bits in q.pdq]
-        views += [("region", "original", box, bits, quality) for box, bits, quality in q.regions]
+        views += [("region", "original", box, bits, quality) for box, bits, quality, _ in q.regions]
         repaired = [(family, whole, view) for family, view in repairs.repair_views(q.pixels)]
         if q.regions:  # the main region (a meme's photo between its caption bands) may be a crop too
             box = q.regions[0][0]
@@ -539,7 +574,8 @@ class Matcher:
             if accept_repair(distance, len(fams), good, threshold):
                 self._keep(best, item_id, "pdq", distance, stored_quality, not good, box, "repaired", transform)
 
-    def _verify(self, q: _Query, best: dict[int, Match], candidates: dict[int, Box | None]) -> None:
+    def _verify(self, q: _Query, best: dict[int, Match], candidates: dict[int, Box | None],
+                view_candidates: dict[int, set[int]]) -> None:
         """Confirm hash matches and loose candidates, and find more by local-feature votes."""
         if q.features is None:
             return
@@ -553,10 +589,32 @@ class Matcher:
             v = verify(q.features, reported)
             if v.ok:
                 self._confirm(best, item, v, q)
+        # Small views after the whole query: a copy confirmed whole keeps the box of the whole.
+        if q.views:
+            self._verify_views(q, best, view_candidates)
         # Only queries that matched nothing pay for a second extraction (copies of reported photos
         # that matched, confirmed or not, keep their speed).
         if q.pixels is not None and not best:
             self._verify_band(q, best)
+
+    def _verify_views(self, q: _Query, best: dict[int, Match], view_candidates: dict[int, set[int]]) -> None:
+        """Vote and verify per small view (avatar, grid tile): each view's own keypoints, in one
+        index search, its own most-voted items and loose hash hits, the small-view rule."""
+        votes = self._features.search_many([f for _, _, f in q.views], top=VIEW_CANDIDATES)
+        for i, ((x, y, _, _), _kind, f) in enumerate(q.views):
+            items = [item for item, n in votes[i] if n >= VIEW_MIN_VOTES]
+            items += [item for item in sorted(view_candidates.get(i, ())) if item not in items]
+            for item in items:
+                old = best.get(item)
+                if old is not None and old.verified:
+                    continue
+                try:
+                    reported = self._features.features_of(item)
+                except KeyError:
+                    continue  # stored without features
+                v = verify_view(f, reported, (x, y))
+                if v.ok:
+                    self._confirm(best, item, v, q)
 
     def _verify_band(self, q: _Query, best: dict[int, Match]) -> None:
         """Nothing found: vote and verify again on the query's central band (captions left out)."""
@@ -600,7 +658,7 @@ class Matcher:
         if rec is None:
             return
         # Found by local features: report the closest of its PDQ hashes to any of the query's.
-        query_codes = [b for _, b in q.pdq] + [b for _, b, _ in q.regions]
+        query_codes = [b for _, b in q.pdq] + [b for _, b, _, _ in q.regions]
         stored = [h for h in rec.hashes if h.algorithm == "pdq"]
         closest = (hamming(_as_array(query_codes)[:, None, :], _as_array([h.bits for h in stored])[None, :, :])
                    .min(axis=0).tolist() if query_codes and stored else [])
@@ -639,6 +697,9 @@ class StoreFeatures:
 
     def search(self, query: Features, *, top: int) -> list[tuple[int, int]]:
         return self._store.feature_votes(query, top=top)
+
+    def search_many(self, queries: list[Features], *, top: int) -> list[list[tuple[int, int]]]:
+        return self._store.feature_votes_many(queries, top=top)
 
     def features_of(self, item_id: int) -> Features:
         """The stored features of ``item_id`` (KeyError if it keeps none)."""

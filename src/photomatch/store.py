@@ -891,12 +891,21 @@ class Store:
         ``(item_id, votes)``, most first (see :class:`photomatch.features.FeatureIndex`). The
         index is a cache beside the store (``<store>.features.index``), kept up to date like the
         hash indexes; it sees every item committed before the call."""
+        return self._with_features(lambda index: index.search(query, top=top, max_distance=max_distance))
+
+    def feature_votes_many(self, queries: list[Features], *, top: int,
+                           max_distance: int = 64) -> list[list[tuple[int, int]]]:
+        """``feature_votes`` for several queries (the small views of one screenshot) in one index
+        search; one list per query."""
+        return self._with_features(lambda index: index.search_many(queries, top=top, max_distance=max_distance))
+
+    def _with_features(self, search: Any) -> Any:
+        """``search(index)`` on the feature index, brought up to date, inside one read."""
         with self._lock:
             con = self._connection()
             dv = self._data_version(con)
             with self._read("searching features") as con:
-                index = self._feature_cache.sync(con, (dv, self._commits))
-                return index.search(query, top=top, max_distance=max_distance)
+                return search(self._feature_cache.sync(con, (dv, self._commits)))
 
     @staticmethod
     def _as_queries(codes: Any, nbytes: int) -> np.ndarray:

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from .errors import FeatureFormatError
+from .regions import grey_scaled
 
 __all__ = [
     "MIN_FEATURE_SIDE",
@@ -47,6 +48,8 @@ __all__ = [
     "feature_stage_skipped",
     "verify",
     "verify_region",
+    "verify_view",
+    "view_features",
 ]
 
 FORMAT_VERSION = 1
@@ -155,10 +158,7 @@ def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float]:
     # Long side down to WORK_SIDE, but a thin image (a 40 x 14000 banner) keeps its short side
     # at MIN_FEATURE_SIDE: ORB's pyramid cannot shrink a side to nothing.
     scale = min(1.0, max(WORK_SIDE / max(h, w), MIN_FEATURE_SIDE / max(1, min(h, w))))
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    if scale < 1.0:
-        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return grey, scale
+    return grey_scaled(rgb, scale), scale
 
 
 def extract_features(rgb: np.ndarray, *, max_keypoints: int = 500) -> Features:
@@ -340,7 +340,11 @@ def verify_region(
     if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > query.shape[1] or y + h > query.shape[0]:
         msg = f"box {box} is empty or outside the {query.shape[1]}x{query.shape[0]} query"
         raise ValueError(msg)
-    v = verify(query[y : y + h, x : x + w], reported, **options)  # type: ignore[arg-type]
+    return _moved(verify(query[y : y + h, x : x + w], reported, **options), x, y)  # type: ignore[arg-type]
+
+
+def _moved(v: Verification, x: int, y: int) -> Verification:
+    """A verification done on a part of the query whose corner is (x, y), in the whole query's pixels."""
     if v.transform is None:
         return v
     m = v.transform.copy()
@@ -356,3 +360,62 @@ def shift_correspondences(pairs: np.ndarray | None, dx: float, dy: float) -> np.
     if pairs is None:
         return None
     return (pairs + np.array([0, 0, dx, dy], np.float32)).astype(np.float32)
+
+
+# --- small views: a round avatar, a grid tile -------------------------------------------------------
+
+VIEW_SIDE = 320
+"""Side a small view is resized to before its keypoints are detected: a 140-px avatar gives ORB
+(patches of 31 px, a few pyramid levels) almost nothing at its own size, and the reported
+photo's keypoints were taken at 512 px on its long side, so its centre square is ~384 px there."""
+
+VIEW_KEYPOINTS = 300
+
+VIEW_MIN_INLIERS = 10
+"""Distinct-position inliers a small view needs (``verify_view``). Measured with
+``python benchmarks/small_views.py`` on the quality benchmark's profile and grid screenshots
+(photos-dev; every circle and tile of every distractor screenshot against its 4 most-voted
+reported photos, features kept inside the circle): see benchmarks/README.md."""
+
+
+def view_features(rgb: np.ndarray, box: tuple[int, int, int, int], *, round_view: bool = False,
+                  side: int = VIEW_SIDE, max_keypoints: int = VIEW_KEYPOINTS) -> Features:
+    """Local features of the view ``box`` of ``rgb`` alone, in the view's own pixels.
+
+    The view is resized to ``side`` px on its long side first (up or down), so small views get
+    keypoints at the scale the reported photos' were taken at. With ``round_view`` keypoints
+    whose patch reaches outside the inscribed circle (the page around an avatar) are dropped.
+
+    >>> import numpy as np, cv2
+    >>> rng = np.random.default_rng(0)
+    >>> img = cv2.GaussianBlur(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8), (0, 0), 2)
+    >>> f = view_features(img, (50, 50, 150, 150), round_view=True)
+    >>> f.size, bool(len(f) > 50), bool((np.hypot(*(f.xy - 75).T) <= 75).all())
+    ((150, 150), True, True)
+    """
+    x, y, w, h = box
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > rgb.shape[1] or y + h > rgb.shape[0]:
+        msg = f"box {box} is empty or outside the {rgb.shape[1]}x{rgb.shape[0]} image"
+        raise ValueError(msg)
+    k = side / max(w, h)
+    view = np.ascontiguousarray(rgb[y : y + h, x : x + w])
+    if abs(k - 1.0) > 0.05:
+        size = (max(1, round(w * k)), max(1, round(h * k)))
+        view = cv2.resize(view, size, interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
+    else:
+        k = 1.0
+    f = extract_features(view, max_keypoints=max_keypoints)
+    xy, desc = f.xy / k, f.descriptors
+    if round_view and len(f):
+        # ORB's patch is 31 px at the detection scale: keep keypoints whose patch stays inside.
+        r = min(w, h) / 2
+        keep = np.hypot(xy[:, 0] - w / 2, xy[:, 1] - h / 2) <= r - 12 / k
+        xy, desc = xy[keep], desc[keep]
+    return Features(xy=np.ascontiguousarray(xy, dtype=np.float32), descriptors=np.ascontiguousarray(desc), size=(w, h))
+
+
+def verify_view(view: Features, reported: Features, origin: tuple[int, int] = (0, 0), *,
+                min_inliers: int = VIEW_MIN_INLIERS) -> Verification:
+    """``verify`` for a small view (``view_features``): its own inlier threshold, and the result's
+    ``box_in_query`` and ``transform`` moved by ``origin`` (the view's corner in the query)."""
+    return _moved(verify(view, reported, min_inliers=min_inliers), *origin)
