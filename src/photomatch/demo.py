@@ -1,8 +1,10 @@
 """``photomatch demo``: an end-to-end run on sample photos, for a first look.
 
 It builds a store from a few "reported" photos, writes altered copies of them (resized,
-re-encoded, cropped, mirrored, letterboxed, inside a screenshot) next to unrelated photos, matches every query, prints what
-was found and writes the evidence report of the run (``<out>/report/report.html``). The photos are scikit-image's bundled samples unless the user names a folder.
+re-encoded, cropped, mirrored, letterboxed, inside a screenshot, as the round avatar of a profile
+page) next to unrelated photos, matches every query, prints what was found and where, and writes
+the evidence report of the run (``<out>/report/report.html``). The photos are scikit-image's
+bundled samples unless the user names a folder.
 """
 
 from __future__ import annotations
@@ -10,23 +12,26 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from .algorithms import PDQ
 from .errors import PhotomatchError
 from .evidence import ReportWriter
 from .files import iter_image_paths
+from .loading import open_image
 from .matcher import Matcher
+from .regions import iou, round_views
 
 # scikit-image ships these photographs inside its wheel (no download needed)
 _SKIMAGE_REPORTED = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
 _SKIMAGE_OTHERS = ("motorcycle_left.png", "hubble_deep_field.jpg", "camera.png", "coins.png", "retina.jpg",
                    "ihc.png", "moon.png", "brick.png")
 
-Alteration = Callable[[Image.Image], Image.Image]
+Alteration = Callable[[Image.Image, Sequence[Image.Image]], Image.Image]
 
 
 def _crop(img: Image.Image, keep: float) -> Image.Image:
@@ -57,17 +62,48 @@ def _screenshot(img: Image.Image) -> Image.Image:
     return canvas
 
 
+def _profile(img: Image.Image, others: Sequence[Image.Image]) -> Image.Image:
+    """A profile page: the photo's centre square as a round avatar, names and buttons, then a
+    grid of square tiles of other photos, three to a row; forwarded at 540 px wide (JPEG q85)."""
+    canvas = Image.new("RGB", (540, 1170), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 540, 90), fill=(238, 238, 238))
+    draw.text((20, 40), "someone_profile", fill=(20, 20, 20))
+    side = 150
+    mask = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, side - 1, side - 1), fill=255)
+    canvas.paste(ImageOps.fit(img, (side, side), Image.Resampling.LANCZOS), (24, 110), mask)
+    for i, label in enumerate(("posts", "followers", "following")):
+        draw.text((215 + 110 * i, 160), f"{(i + 2) * 137}\n{label}", fill=(20, 20, 20))
+    draw.rounded_rectangle((24, 300, 262, 340), radius=10, fill=(24, 119, 242))
+    draw.rounded_rectangle((278, 300, 516, 340), radius=10, fill=(230, 230, 230))
+    tile, gap, top = 178, 3, 370
+    for k in range(12):
+        x, y = (k % 3) * (tile + gap), top + (k // 3) * (tile + gap)
+        if y + tile > 1170 or not others:
+            break
+        canvas.paste(ImageOps.fit(others[k % len(others)].convert("RGB"), (tile, tile)), (x, y))
+    return canvas
+
+
 ALTERATIONS: dict[str, tuple[Alteration, int]] = {
-    # name: (what it does, JPEG quality it is saved with)
-    "half-size": (lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR), 85),
-    "jpeg-q30": (lambda im: im, 30),
-    "cropped-4pct": (lambda im: _crop(im, 0.96), 90),
-    "mirrored": (ImageOps.mirror, 90),
-    "grey": (lambda im: ImageOps.grayscale(im).convert("RGB"), 90),
-    "cropped-30pct": (lambda im: _crop(im, 0.70 ** 0.5), 90),
-    "letterboxed": (_letterbox, 90),
-    "screenshot": (_screenshot, 85),
+    # name: (what it does, given the photo and unrelated photos for the page around it; JPEG quality)
+    "half-size": (lambda im, _: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR), 85),
+    "jpeg-q30": (lambda im, _: im, 30),
+    "cropped-4pct": (lambda im, _: _crop(im, 0.96), 90),
+    "mirrored": (lambda im, _: ImageOps.mirror(im), 90),
+    "grey": (lambda im, _: ImageOps.grayscale(im).convert("RGB"), 90),
+    "cropped-30pct": (lambda im, _: _crop(im, 0.70 ** 0.5), 90),
+    "letterboxed": (lambda im, _: _letterbox(im), 90),
+    "screenshot": (lambda im, _: _screenshot(im), 85),
+    "profile-avatar": (_profile, 85),
 }
+
+
+def _is_avatar(query: Path, region: tuple[int, int, int, int]) -> bool:
+    """Does ``region`` (where a match was found) cover a round view of the query, an avatar?"""
+    views = round_views(np.asarray(open_image(query), dtype=np.uint8))
+    return any(kind == "circle" and iou(box, region) >= 0.6 for box, kind in views)
 
 
 def _sample_photos(images: str | None) -> tuple[list[Path], list[Path]]:
@@ -104,18 +140,25 @@ def run_demo(*, out: str, images: str | None = None) -> int:
         Path(f"{store}{suffix}").unlink(missing_ok=True)
 
     expected: dict[str, str | None] = {}
+    unrelated = []
+    for src in others:
+        with Image.open(src) as im:
+            unrelated.append(ImageOps.exif_transpose(im).convert("RGB"))
     for i, src in enumerate(reported):
         with Image.open(src) as im:
             im = ImageOps.exif_transpose(im).convert("RGB")
             for name, (alter, quality) in ALTERATIONS.items():
                 q = queries / f"{src.stem}--{name}.jpg"
-                alter(im).save(q, quality=quality)
+                alter(im, unrelated).save(q, quality=quality)
                 expected[str(q)] = f"report-{i + 1}:{src.stem}"
-    for src in others:
-        with Image.open(src) as im:
-            q = queries / f"unrelated--{src.stem}.jpg"
-            ImageOps.exif_transpose(im).convert("RGB").save(q, quality=80)
-            expected[str(q)] = None
+    for src, im in zip(others, unrelated):
+        q = queries / f"unrelated--{src.stem}.jpg"
+        im.save(q, quality=80)
+        expected[str(q)] = None
+    if unrelated:  # the same profile page around an unrelated avatar: nothing may match
+        q = queries / "unrelated--profile-avatar.jpg"
+        _profile(unrelated[0], unrelated[1:]).save(q, quality=85)
+        expected[str(q)] = None
 
     report_dir = out_dir / "report"
     if report_dir.exists():
@@ -139,7 +182,10 @@ def run_demo(*, out: str, images: str | None = None) -> int:
                 verdict = "missed" if want else "no match (right: unrelated)"
             elif got.label == want:
                 how = got.stage + (", verified" if got.verified and got.stage != "verified" else "")
-                verdict = f"found {got.label} (distance {got.distance}, {how}, at {got.region})"
+                where = f"at {got.region}"
+                if got.region is not None and _is_avatar(Path(r.query), got.region):
+                    where = f"as the round avatar at {got.region}"
+                verdict = f"found {got.label} (distance {got.distance}, {how}, {where})"
             else:
                 verdict = f"WRONG: {got.label} (distance {got.distance})"
             found += int(got is not None and got.label == want and want is not None)
