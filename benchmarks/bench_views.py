@@ -2,7 +2,7 @@
 
 Run from the repository root after the quality benchmark has made its copies::
 
-    python benchmarks/bench_views.py --images ../shared/data/photos-dev --out quality-out
+    python -m benchmarks.bench_views --images ../shared/data/photos-dev --out quality-out
 
 A store of the quality benchmark's reported photos, with features, as ``photomatch-robust``
 builds it. Each query runs twice in a row, once as the library does it and once with
@@ -18,7 +18,6 @@ with and without the views, and the screens' time over a plain photo's:
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,12 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.quality import alterations as alt  # noqa: E402
-from benchmarks.quality.runner import Config, cache_root, copy_path, list_photos, split  # noqa: E402
-from benchmarks.small_views import parser  # noqa: E402
-from photomatch import Matcher, regions  # noqa: E402
+from benchmarks.quality import alterations as alt
+from benchmarks.quality.runner import Config, cache_root, copy_path, list_photos, split
+from benchmarks.small_views import parser
+from photomatch import Matcher, regions
 
 KINDS = ("plain", "screenshot", "collage", "profile", "grid", "profile_fwd", "grid_fwd")
 

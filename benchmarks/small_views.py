@@ -6,7 +6,7 @@ repository root after the quality benchmark has made its screenshots::
 
     python -m benchmarks.quality --images ../shared/data/photos-dev --out quality-out \\
         --alterations profile,grid,profile_fwd,grid_fwd --systems photomatch-fast
-    python benchmarks/small_views.py --images ../shared/data/photos-dev --out quality-out
+    python -m benchmarks.small_views --images ../shared/data/photos-dev --out quality-out
 
 For every copy of the screenshot alterations (reported photos' and distractors'), it finds the
 views (``regions.screen_regions``), takes each view's features (``verify.view_features``), votes
@@ -20,20 +20,16 @@ the distributions of distinct-position inliers and of votes for both, and the ti
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.quality import alterations as alt  # noqa: E402
-from benchmarks.quality.runner import Config, cache_root, copy_path, list_photos, split  # noqa: E402
-from photomatch import loading, regions  # noqa: E402
-from photomatch.features import FeatureIndex  # noqa: E402
-from photomatch.verify import extract_features, verify, view_features  # noqa: E402
+from benchmarks.quality.runner import Config, cache_root, copy_path, list_photos, split
+from photomatch import loading, regions
+from photomatch.features import FeatureIndex
+from photomatch.verify import extract_features, verify, view_features
 
 SCREENS = ("profile", "grid", "profile_fwd", "grid_fwd")
 
@@ -49,6 +45,23 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def _uniform_rows(path: Path) -> float:
+    rgb = np.asarray(loading.open_image(path, draft_min_side=loading.PDQ_DRAFT_MIN_SIDE), dtype=np.uint8)
+    return regions.uniform_row_share(rgb)
+
+
+def _screen_test(photos: list[Path], root: Path) -> None:
+    plain = np.array([_uniform_rows(p) for p in photos])
+    print(f"near-uniform rows (regions.uniform_row_share), photos-dev photos: median {np.median(plain):.3f}, "
+          f"p80 {np.percentile(plain, 80):.3f}, max {plain.max():.3f}; "
+          f"{(plain >= regions.SCREEN_ROWS).mean():.1%} reach SCREEN_ROWS = {regions.SCREEN_ROWS}")
+    for name in SCREENS:
+        shots = sorted((root / "alterations" / name).glob("*.jpg"))
+        v = np.array([_uniform_rows(p) for p in shots] or [0.0])
+        print(f"  {name}: min {v.min():.3f}, median {np.median(v):.3f} over {len(shots)} screens; "
+              f"{(v < regions.SCREEN_ROWS).sum()} below SCREEN_ROWS")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     p.add_argument("--limit-reported", type=int, default=None)
@@ -59,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     queried_rep = reported[: args.limit_reported]
     queried_dis = distractors[: args.limit_distractors]
     root = cache_root(Config(images=args.images, out=args.out, seed=args.seed))
+    _screen_test([path for _, path in reported + distractors], root)
     index = FeatureIndex()
     ids = {}
     for i, (pid, path) in enumerate(reported):  # the index holds every reported photo, as the benchmark's does

@@ -3,7 +3,7 @@ closeness to unrelated queries.
 
 Run from the repository root after the quality benchmark has made its copies::
 
-    python benchmarks/square_regions.py --images ../shared/data/photos-dev --out quality-out
+    python -m benchmarks.square_regions --images ../shared/data/photos-dev --out quality-out
 
 It adds the reported photos of the quality benchmark's split to two hash-only stores, one as
 photomatch adds them (whole, trimmed and centre-square PDQ hashes) and one without the squares,
@@ -17,20 +17,17 @@ and the distribution of the nearest distance (how much margin the threshold keep
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.quality import alterations as alt  # noqa: E402
-from benchmarks.quality.runner import Config, cache_root, copy_path, list_photos, split  # noqa: E402
-from benchmarks.small_views import parser  # noqa: E402
-from photomatch import Matcher, regions  # noqa: E402
-from photomatch.matcher import DEFAULT_THRESHOLDS  # noqa: E402
+from benchmarks.quality import alterations as alt
+from benchmarks.quality.runner import Config, cache_root, copy_path, list_photos, split
+from benchmarks.small_views import parser
+from photomatch import Matcher, regions
+from photomatch.algorithms import PDQ
 
 
 def _sizes(path: Path) -> tuple[int, int]:
@@ -43,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__).parse_args(argv)
     reported, distractors = split(list_photos(args.images), args.reported, args.seed)
     root = cache_root(Config(images=args.images, out=args.out, seed=args.seed))
-    t = DEFAULT_THRESHOLDS["pdq"]
+    t = PDQ.default_threshold
     with tempfile.TemporaryDirectory() as tmp:
         with_sq, without = Path(tmp) / "squares.db", Path(tmp) / "plain.db"
         original = regions.reported_regions

@@ -628,24 +628,30 @@ def _inside(inner: Box, outer: Box) -> bool:
 
 
 SCREEN_ROWS = 0.05
-"""Share of near-uniform rows (at 320 px) from which a query is looked at as a screen: phone
-screenshots of profiles and grids measured 9.4-19% (status bar, header, the page around the
-text), photos-dev photos 0% at the median, >= 5% for one in five (skies, studio backgrounds)."""
+"""Share of near-uniform rows (at 320 px) from which a query is looked at as a screen: a phone
+screenshot's status bar, header and page around the text give many, most photos none (measured
+by ``benchmarks/small_views``; figures in ``benchmarks/README.md``)."""
 
 
-def looks_like_screen(rgb: np.ndarray, *, work_side: int = 320) -> bool:
-    """Cheap test (about 1 ms) deciding whether ``screen_regions`` is worth running.
+def uniform_row_share(rgb: np.ndarray, *, work_side: int = 320) -> float:
+    """Share of the rows of ``rgb`` (downscaled to ``work_side`` px) that are near one colour.
 
     >>> import numpy as np
-    >>> looks_like_screen(np.full((400, 200, 3), 255, np.uint8))
-    True
+    >>> uniform_row_share(np.full((400, 200, 3), 255, np.uint8))
+    1.0
     """
     _check_rgb(rgb)
     h, w = rgb.shape[:2]
     scale = min(1.0, work_side / max(h, w))
     small = rgb if scale >= 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                                                 interpolation=cv2.INTER_NEAREST)
-    return bool(_line_is_uniform(small.astype(np.int16), 1, 20, 0.97).mean() >= SCREEN_ROWS)
+    return float(_line_is_uniform(small.astype(np.int16), 1, 20, 0.97).mean())
+
+
+def looks_like_screen(rgb: np.ndarray) -> bool:
+    """Cheap test (about 1 ms) deciding whether ``screen_regions`` is worth running: at least
+    ``SCREEN_ROWS`` of the rows are near-uniform."""
+    return uniform_row_share(rgb) >= SCREEN_ROWS
 
 
 def screen_regions(rgb: np.ndarray, *, check: bool = True) -> list[tuple[Box, str]]:

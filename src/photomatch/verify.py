@@ -372,10 +372,9 @@ photo's keypoints were taken at 512 px on its long side, so its centre square is
 VIEW_KEYPOINTS = 300
 
 VIEW_MIN_INLIERS = 10
-"""Distinct-position inliers a small view needs (``verify_view``). Measured with
-``python benchmarks/small_views.py`` on the quality benchmark's profile and grid screenshots
-(photos-dev; every circle and tile of every distractor screenshot against its 4 most-voted
-reported photos, features kept inside the circle): see benchmarks/README.md."""
+"""Distinct-position inliers a small view needs (``verify_view``), set from the inliers of
+unrelated (view, candidate) pairs on the quality benchmark's profile and grid screenshots:
+``python -m benchmarks.small_views``, figures in ``benchmarks/README.md``."""
 
 
 def view_features(rgb: np.ndarray, box: tuple[int, int, int, int], *, round_view: bool = False,
