@@ -465,41 +465,64 @@ def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int]]:
 def _equal_cells(seam: np.ndarray, min_cell: int, tolerance: float, max_cols: int = 6) -> list[tuple[int, int]]:
     """Split a band into 2..``max_cols`` equal cells at seams (``seam``: one flag per column).
 
-    Seams inside pictures (a lamp post, a dark night sky) are common, so the cells are not the
-    runs between any seams: the band's span (its seam margins removed) is divided into n equal
-    parts, most parts first, and accepted when a seam lies near every predicted boundary; each
-    cell runs between the seams around its boundaries. Returns [] when no n fits.
+    Seams inside pictures (a lamp post, a dark night sky, a striped facade) are common, so the
+    cells are not the runs between any seams: the band (without its seam margins, then all of
+    it: a picture's flat side can pass for a margin) is divided into n equal parts, most parts first, and accepted when a
+    seam lies near every predicted boundary. From three parts on, one boundary may be missing
+    (two dark pictures meeting on a dark gap leave no trace); it, and any cut much wider than the
+    others (a seam run into a striped picture), is placed where the band predicts, as wide as the
+    other cuts. Returns [] when no n fits.
     """
     flat = np.flatnonzero(~seam)
     if flat.size == 0:
         return []
-    lo, hi = int(flat[0]), int(flat[-1]) + 1
-    span = hi - lo
-    near = max(3, int(tolerance * span / max_cols))
-    for n in range(max_cols, 1, -1):
-        if span / n < min_cell:
-            continue
-        cuts = []
-        for k in range(1, n):
-            b = lo + round(k * span / n)
-            hits = np.flatnonzero(seam[max(lo, b - near) : b + near + 1])
-            if hits.size == 0:
-                break
-            # The seam run through the hit closest to the predicted boundary.
-            c = max(lo, b - near) + int(hits[np.argmin(np.abs(hits + max(lo, b - near) - b))])
-            c0 = c
-            while c0 > lo and seam[c0 - 1]:
-                c0 -= 1
-            c1 = c
-            while c1 + 1 < hi and seam[c1 + 1]:
-                c1 += 1
-            cuts.append((c0, c1 + 1))
-        else:
-            edges = [lo, *[v for cut in cuts for v in cut], hi]
-            cells = [(edges[2 * i], edges[2 * i + 1]) for i in range(n)]
-            widths = np.array([b - a for a, b in cells], float)
-            if widths.min() >= min_cell and widths.max() <= (1 + 2 * tolerance) * widths.min():
+    spans = [(int(flat[0]), int(flat[-1]) + 1)]
+    if spans[0] != (0, seam.size):
+        spans.append((0, seam.size))
+    for lo, hi in spans:
+        for n in range(max_cols, 1, -1):
+            cells = _partition(seam, lo, hi, n, min_cell, tolerance, max_cols)
+            if cells:
                 return cells
+    return []
+
+
+def _partition(seam: np.ndarray, lo: int, hi: int, n: int, min_cell: int, tolerance: float,
+               max_cols: int) -> list[tuple[int, int]]:
+    """``_equal_cells`` for one span and one number of parts ([] when it does not fit)."""
+    span = hi - lo
+    if span / n < min_cell:
+        return []
+    near = max(3, int(tolerance * span / max_cols))
+    predicted = [lo + round(k * span / n) for k in range(1, n)]
+    cuts: list[tuple[int, int] | None] = []
+    for b in predicted:
+        a = max(lo, b - near)
+        hits = np.flatnonzero(seam[a : b + near + 1])
+        if hits.size == 0:
+            cuts.append(None)
+            if cuts.count(None) > (1 if n >= 3 else 0):
+                return []
+            continue
+        # The seam run through the hit closest to the predicted boundary, kept near it.
+        c = a + int(hits[np.argmin(np.abs(hits + a - b))])
+        c0 = c
+        while c0 > max(lo, b - near) and seam[c0 - 1]:
+            c0 -= 1
+        c1 = c
+        while c1 + 1 < min(hi, b + near + 1) and seam[c1 + 1]:
+            c1 += 1
+        cuts.append((c0, c1 + 1))
+    found = [c for c in cuts if c is not None]
+    gap = round(float(np.median([c1 - c0 for c0, c1 in found])))
+    for i, (cut, b) in enumerate(zip(cuts, predicted)):
+        if cut is None or cut[1] - cut[0] > max(2 * gap, gap + 4):
+            cuts[i] = (b - gap // 2, b - gap // 2 + gap)
+    edges = [lo, *[v for cut in cuts if cut is not None for v in cut], hi]
+    cells = [(edges[2 * i], edges[2 * i + 1]) for i in range(n)]
+    widths = np.array([b - a for a, b in cells], float)
+    if widths.min() >= min_cell and widths.max() <= (1 + 2 * tolerance) * widths.min():
+        return cells
     return []
 
 
@@ -533,8 +556,16 @@ def grid_tiles(rgb: np.ndarray, *, side: int = 1080, min_fraction: float = 0.07,
     out: list[Box] = []
     # Rows: only lines that are uniform or cut across most of the width (a peak of the mean change
     # can come from one tile's horizon); columns: every kind of seam, then an equal partition.
-    for y0, y1 in _runs(_seams(grey, 0, peaks=False), min_cell):
+    bands = _runs(_seams(grey, 0, peaks=False), min_cell)
+    for y0, y1 in bands:
         cells = _equal_cells(_seams(grey[y0:y1], 1), min_cell, tolerance)
+        if not cells or not 0.8 <= (cells[0][1] - cells[0][0]) / (y1 - y0) <= 2.0:
+            # No grid, or cells taller than wide: rows may have merged where a dark tile meets a
+            # dark gap (or the header above). Cut this band at every kind of row seam and retry.
+            sub = [(y0 + a, y0 + b) for a, b in _runs(_seams(grey[y0:y1], 0), min_cell)]
+            if len(sub) > 1:
+                bands.extend(sub)
+                continue
         for x0, x1 in cells:
             if not 0.5 <= (x1 - x0) / (y1 - y0) <= 2.0:
                 break
