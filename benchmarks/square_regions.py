@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                             within[kind].add(f"{name}/{pid}")
                     n += 1
         print(f"{n} distractor copies ({len(alt.ALTERATIONS)} alterations), every robust-mode query hash vs the stored hashes:")
+        for kind in ("whole", "trim", "square"):
+            if kind not in nearest:
+                print(f"  {kind:>6}: no distractor copy within 64 bits")
         for kind in sorted(nearest):
             d = np.array(nearest[kind])
             print(f"  {kind:>6}: {len(within[kind])} copies within {t} (false matches); {len(d)} come within 64, "
