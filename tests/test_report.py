@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import stat
 from html.parser import HTMLParser
 from pathlib import Path
@@ -317,7 +318,10 @@ def test_demo_writes_a_report(tmp_path, capsys):
     page = tmp_path / "report" / "report.html"
     assert f"Evidence report (open it in a browser): {page.resolve()}" in out
     assert check_report(str(tmp_path / "report")) == []
-    assert page.read_text().count('<article class="card"') == 32
+    # One card per copy the demo found; the demo checks each against its ground truth.
+    found, total = (int(n) for n in re.search(r"found (\d+) of (\d+) altered copies", out).groups())
+    assert found == total > 0
+    assert page.read_text().count('<article class="card"') == found
 
 
 # --- a Telegram export, end to end through the CLI -------------------------------------------
