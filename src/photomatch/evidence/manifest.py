@@ -19,18 +19,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _fileio
 from ..errors import ReportError
+from ..loading import MAX_FILE_BYTES
 
 MANIFEST = "manifest.json"
 FORMAT = "photomatch-report/1"
 
 
 def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The package's one file digest (``_fileio``): a FIFO or device planted in a report folder
+    is refused, not read forever."""
+    return _fileio.sha256_file(path, max_bytes=MAX_FILE_BYTES)[0]
 
 
 def store_identity(store: Any) -> dict[str, Any]:
