@@ -416,6 +416,21 @@ def test_non_utf8_and_control_names_never_stop_a_batch(tmp_path):
     assert r.returncode in (0, 1) and b"Traceback" not in r.stderr
 
 
+def test_names_made_of_dots_are_walked_by_their_extension(tmp_path):
+    # atheris (fuzz/fuzz_names_scans.py) found "..........png" missing from a folder walk:
+    # os.path.splitext counts leading dots as part of the stem, so the name had no extension.
+    from photomatch.files import extension, iter_image_paths
+
+    names = ["...png", ".jpg", "..x.JPEG", "a.b.webp", "noext", ".", "..mp4"]
+    assert [extension(n) for n in names] == [".png", ".jpg", ".jpeg", ".webp", "", ".", ".mp4"]
+    for name in names[:5]:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "..mp4").write_bytes(b"")
+    found = sorted(os.path.basename(p) for p in iter_image_paths([tmp_path]))
+    assert found == sorted(["...png", ".jpg", "..x.JPEG", "a.b.webp"])
+    assert "..mp4" in [os.path.basename(p) for p in iter_image_paths([tmp_path], videos=True)]
+
+
 def test_csv_export_neutralises_formulas_and_imports_them_back(tmp_path):
     store = tmp_path / "s.db"
     labels = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "'quoted", "\tTab", "plain"]

@@ -3,6 +3,8 @@
 #
 #   tools/fuzz.sh [SECONDS_PER_HARNESS]     default 60; harnesses run one after the other
 #   PYTHON=/path/to/python tools/fuzz.sh    default: python of the active venv, else python3
+#   FUZZ_SEED=1 tools/fuzz.sh               libFuzzer's -seed: CI fixes it so a run replays exactly
+#                                           (unset: a random seed each run, to explore)
 #
 # Harnesses (fuzz/README.md): fuzz_load_hash (bytes -> open_image -> PDQ/pHash kernels),
 # fuzz_hashlist (bytes -> read_hash_list -> write/read round trip) and fuzz_kernels (any array
@@ -33,7 +35,7 @@ for spec in load_hash:images:65536 hashlist:hashlists:16384 kernels::4096 video:
     # -timeout: one input taking 20 s is a hang; -rss_limit_mb: a bomb that slips past max_pixels.
     # Decoder warnings (libjpeg, libtiff) go to the log, which stays out of the CI output.
     if "$PY" "fuzz/fuzz_$name.py" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 \
-            -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$art/" "$work" ${seeds:+"fuzz/corpus/$seeds"} \
+            -max_len="$max_len" -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -artifact_prefix="$art/" "$work" ${seeds:+"fuzz/corpus/$seeds"} \
             >"$log" 2>&1; then
         result=ok
     else

@@ -17,6 +17,17 @@ VIDEO_EXTENSIONS = frozenset(
 """Extensions walked in folders as videos (a file named explicitly is sniffed by content)."""
 
 
+def extension(path: str | os.PathLike[str]) -> str:
+    """The lower-cased text from the last dot of the file name on (``""`` without a dot).
+
+    Unlike ``os.path.splitext``, leading dots count: ``...png`` and ``.jpg`` are named as images,
+    so a picture can't drop out of a walk by its name starting with dots.
+    """
+    name = os.path.basename(os.fspath(path))
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot >= 0 else ""
+
+
 def iter_image_paths(paths: Iterable[str | os.PathLike[str]], *,
                      on_error: Callable[[str, str], None] | None = None, videos: bool = False) -> Iterator[str]:
     """Yield the files named and, for folders, every image file below them (sorted, recursive).
@@ -45,5 +56,5 @@ def _walk(top: str, on_error: Callable[[str, str], None] | None, extensions: fro
     for root, dirs, names in os.walk(top, onerror=report, followlinks=False):
         dirs.sort()
         for name in sorted(names):
-            if os.path.splitext(name)[1].lower() in extensions:
+            if extension(name) in extensions:
                 yield os.path.join(root, name)

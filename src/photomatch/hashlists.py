@@ -54,6 +54,7 @@ from ._fileio import atomic_write, open_regular
 from ._text import csv_cell, csv_value, escape, unescape
 from .algorithms import ALGORITHMS, NAMES, by_hex_length, hex_lengths
 from .errors import HashFormatError, UnknownAlgorithmError
+from .files import extension
 
 __all__ = [
     "FORMATS",
@@ -402,7 +403,7 @@ def _sniff(text: str, name: str, fmt: str | None) -> str:
             msg = f"unknown hash list format {fmt!r}; expected one of {FORMATS} or 'text'"
             raise ValueError(msg)
         return fmt
-    ext = os.path.splitext(name)[1].lower()
+    ext = extension(name)
     if ext in _EXTENSIONS:
         return _EXTENSIONS[ext]
     for line in text.split("\n"):

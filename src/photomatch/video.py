@@ -23,7 +23,7 @@ import numpy as np
 
 from ._fileio import open_regular
 from .errors import DecodeError, ImageTooLargeError, VideoTooLongError
-from .files import VIDEO_EXTENSIONS
+from .files import VIDEO_EXTENSIONS, extension
 from .sources.sniff import HEAD, VIDEO, sniff_bytes
 from .loading import source_name
 
@@ -102,7 +102,7 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
         head = b""
     if _sniff(head):
         return True
-    return os.path.splitext(os.fspath(path))[1].lower() in VIDEO_EXTENSIONS
+    return extension(path) in VIDEO_EXTENSIONS
 
 
 def is_video(source: object) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-from ..files import IMAGE_EXTENSIONS
+from ..files import IMAGE_EXTENSIONS, extension
 from .items import QueryItem
 from .sniff import IMAGE, VIDEO, sniff_file
 from .summary import MISSING, NOT_IMAGE, UNREADABLE, Problem, ScanSummary
@@ -23,7 +23,7 @@ ExportHandler = Callable[[str], "Iterator[QueryItem] | None"]
 def read_file(path: str, summary: ScanSummary, *, source: str) -> QueryItem | None:
     """The query item for one file found in a folder or named by the user, or None (recorded)."""
     summary.media += 1
-    named_as_image = os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+    named_as_image = extension(path) in IMAGE_EXTENSIONS
     try:
         found = sniff_file(path)
     except OSError as e:
