@@ -112,14 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="bench_video_")
     os.makedirs(out, exist_ok=True)
-    clip = os.path.join(out, f"clip_{args.seconds}s_1080p.mp4")
+    source = "photos-dev" if photos_dev() is not None else "generated"  # the clip and store are kept per source
+    clip = os.path.join(out, f"clip_{args.seconds}s_1080p_{source}.mp4")
     pics = pictures(args.items + 4)
     reported, unrelated = pics[: args.items], pics[args.items :]
     if not os.path.exists(clip):
         t = timed(lambda: make_clip(clip, args.seconds, [reported[0], unrelated[0], reported[1], unrelated[1],
                                                          unrelated[2], reported[2]]))
         print(f"bench_video: clip written in {t:.0f} s", file=sys.stderr)
-    store = os.path.join(out, f"store_{args.items}.db")
+    store = os.path.join(out, f"store_{args.items}_{source}.db")
     if not os.path.exists(store):
         with Matcher(store) as m:
             t = timed(lambda: m.add(reported, label="reported", features=True))
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {k: (min(v) if v else None) for k, v in runs.items()}
     seconds = float(args.seconds)
     report = {
-        "clip": {"seconds": seconds, "size": [W, H], "fps": FPS, "codec": "h264"},
+        "clip": {"seconds": seconds, "size": [W, H], "fps": FPS, "codec": "h264", "bytes": os.path.getsize(clip),
+                 "pictures": source},
         "items": args.items,
         "cpus": len(os.sched_getaffinity(0)),
         **{k: (round(v, 2) if v is not None else None) for k, v in results.items()},

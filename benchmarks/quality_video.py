@@ -1,21 +1,29 @@
 """Video quality: reported photos found in videos made from photos-dev, and vPDQ video matches.
 
-    python -m benchmarks.quality_video [--limit 30] [--out DIR]
+    python -m benchmarks.quality_video [--limit 30] [--photos DIR] [--samplers every,luma,keyframes] [--out DIR]
 
-photos-dev is shuffled (seed 0): the first ``--limit`` photos are reported (stored with
-features), the next ``--limit`` make the unrelated videos. Cases, each H.264 made here with PyAV:
+The photos (photos-dev unless ``--photos``) are shuffled (seed 0): the first ``--limit`` are
+reported (stored with features), the next ``--limit`` make the unrelated videos. Cases, each
+H.264 (x264 defaults, so its own keyframe placement) made here with PyAV:
 
 - slideshow: 10 photos per 1280x720 video, 2 s each with 0.5 s cross-fades;
+- fast: the same photos in 1280x720 videos of hard cuts, 0.7 s each (shorter than the
+  once-a-second sampling: what the scene-change sampling is for);
 - screen: one 720x1280 "phone screen recording" per photo: status and navigation bars, a
   caption, the photo scrolling up into view, resting, scrolling out;
 - low: each slideshow re-encoded at half resolution and a low bitrate (crf 38);
 - unrelated: slideshows of the other photos (any match is a false match).
 
 Recall counts a reported photo found in its video with a time span overlapping the seconds it is
-fully shown. The peer is per-frame ``pdqhash`` on the same sampled frames (one per second plus
-scene changes) against the reported photos' ``pdqhash``, at distance 31. vPDQ video-to-video:
-the slideshows are stored as reported videos; their trimmed copies (the middle half, re-encoded)
-must match them, and the unrelated slideshows must not.
+fully shown. Every video is matched once per sampler (``--samplers``): ``every`` (one frame a
+second only), ``luma`` (plus photomatch's scene changes on the decoded luma: the default) and
+``keyframes`` (plus the encoder's keyframes); each sampler's recall, false matches, frames
+sampled and matching seconds are reported side by side. The recall figures of the cases are
+the default sampler's. The peer is per-frame ``pdqhash`` on the frames the default sampler
+takes, against the reported photos' ``pdqhash``, at distance 31. vPDQ video-to-video: the
+slideshows are stored as reported videos; their trimmed copies (the middle half, re-encoded)
+must match them, and the unrelated slideshows must not; per-frame ``pdqhash`` of the same
+vPDQ frames (one a second) under the same rule is the peer.
 """
 
 from __future__ import annotations
@@ -25,16 +33,21 @@ import json
 import os
 import sys
 import tempfile
+import time
 from fractions import Fraction
 
 import av
 import cv2
 import numpy as np
 
+from photomatch.hashing import Hash
 from photomatch.matcher import Matcher
 from photomatch.video import VideoReader
+from photomatch.videomatch import VideoOptions
+from photomatch.vpdq import VideoHash, VpdqFeature
+from photomatch.vpdq import match as vpdq_match
 
-from .photos import photos_dev
+from .photos import PHOTOS_DEV_HINT, photos_dev
 
 FPS = 10
 
@@ -71,11 +84,13 @@ def _write(path: str, frames, w: int, h: int, crf: int = 23) -> None:
         c.mux(s.encode())
 
 
-def slideshow(path: str, pics: list[np.ndarray], w: int = 1280, h: int = 720, crf: int = 23) -> list[tuple[float, float]]:
-    """Writes the slideshow; returns each photo's fully shown interval (s)."""
+def slideshow(path: str, pics: list[np.ndarray], w: int = 1280, h: int = 720, crf: int = 23, *,
+              hold: float = 2.0, fade: float = 0.5) -> list[tuple[float, float]]:
+    """Writes the slideshow (each photo ``hold`` s, then a ``fade`` s cross-fade into the next);
+    returns each photo's fully shown interval (s)."""
     boards = [_fit(p, w, h) for p in pics]
     shown, frames = [], []
-    hold, fade = 2 * FPS, FPS // 2
+    hold, fade = round(hold * FPS), round(fade * FPS)
     for i, b in enumerate(boards):
         start = len(frames) / FPS
         frames += [b] * hold
@@ -149,29 +164,49 @@ def pdqhash_peer(path: str, reported_codes: np.ndarray) -> dict[int, list[float]
     return hits
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--limit", type=int, default=30)
-    p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
-    folder = photos_dev()
-    if folder is None:
-        print("quality_video: photos-dev not found (set PHOTOMATCH_PHOTOS_DEV)", file=sys.stderr)
-        return 0
-    out = args.out or tempfile.mkdtemp(prefix="quality_video_")
-    os.makedirs(out, exist_ok=True)
-    reported, other = _load(str(folder), args.limit)
+SAMPLERS = {
+    "every": VideoOptions(scene_changes=False),
+    "luma": VideoOptions(),  # the default
+    "keyframes": VideoOptions(scene_changes=False, keyframes=True),
+}
+DEFAULT_SAMPLER = "luma"
+
+
+def pdq_vpdq_peer(path: str) -> VideoHash:
+    """vPDQ's frames (one a second, full size, no rotation) hashed by ``pdqhash`` instead."""
+    import pdqhash
+
+    out = []
+    with VideoReader(path) as v:
+        period = max(1, int(v.info.fps))
+        for n, frame in v.decoded():
+            if n % period == 0:
+                bits, q = pdqhash.compute(v.rgb(frame, rotate=False)[0])
+                h = Hash("pdq", np.packbits(bits.astype(np.uint8)).tobytes(), int(q))
+                out.append(VpdqFeature(n, h, n / v.info.fps))
+    return VideoHash(tuple(out))
+
+
+def _sampler_row() -> dict[str, float]:
+    return {"found": 0, "shown": 0, "frames": 0, "seconds": 0.0, "videos": 0, "false": 0}
+
+
+def run(photos: str, limit: int, out: str, samplers: list[str]) -> dict:
+    """Makes the videos in ``out``, matches them, and returns the report (see the module doc)."""
+    reported, other = _load(photos, limit)
     import pdqhash
 
     reported_codes = np.stack([np.packbits(pdqhash.compute(r)[0].astype(np.uint8)) for r in reported])
     store = os.path.join(out, "store.db")
-    for suffix in ("", "-wal", "-shm", ".pdq.index", ".vpdq.index"):
+    for suffix in ("", "-wal", "-shm", ".pdq.index", ".vpdq.index", ".features.index"):
         if os.path.exists(store + suffix):
             os.unlink(store + suffix)
     truth: dict[str, dict[int, tuple[float, float]]] = {}
     for k in range(0, len(reported), 10):
         path = os.path.join(out, f"slideshow_{k:03d}.mp4")
         truth[path] = dict(zip(range(k, k + 10), slideshow(path, reported[k : k + 10])))
+        fast_path = os.path.join(out, f"fast_{k:03d}.mp4")
+        truth[fast_path] = dict(zip(range(k, k + 10), slideshow(fast_path, reported[k : k + 10], hold=0.7, fade=0)))
         low_path = os.path.join(out, f"low_{k:03d}.mp4")
         low(path, low_path)
         truth[low_path] = truth[path]
@@ -184,42 +219,107 @@ def main(argv: list[str] | None = None) -> int:
         slideshow(path, other[k : k + 10])
         unrelated.append(path)
     results: dict[str, dict[str, list[int]]] = {}
+    by_sampler: dict[str, dict[str, dict[str, float]]] = {}
+    false = {name: 0 for name in ("photomatch", "pdqhash", *samplers)}
+    false["videos"] = len(unrelated)
     with Matcher(store) as m:
         ids = m.add(reported, label="photo", features=True)
         index_of = {item: i for i, item in enumerate(ids)}
         shows = sorted(p for p in truth if os.path.basename(p).startswith("slideshow_"))
         video_ids = {m.add([p], label=os.path.basename(p))[0]: p for p in shows}
+
+        def matched(path: str, sampler: str) -> dict[int, tuple]:
+            """Reported photo index -> its time spans, with the sampler's frames and seconds counted."""
+            case = os.path.basename(path).split("_")[0]
+            row = by_sampler.setdefault(case, {}).setdefault(sampler, _sampler_row())
+            t0 = time.perf_counter()
+            [r] = m.match_many([path], video_options=SAMPLERS[sampler])
+            row["seconds"] += time.perf_counter() - t0
+            if r.error is not None:
+                raise RuntimeError(f"{path}: {r.error}")
+            row["frames"] += r.video.frames
+            row["videos"] += 1
+            return {index_of[x.id]: x.time or () for x in r.matches if x.algorithm != "vpdq" and x.id in index_of}
+
         for path, want in sorted(truth.items()):
             case = os.path.basename(path).split("_")[0]
-            found = {}
-            for x in m.match(path):
-                if x.algorithm != "vpdq" and x.id in index_of:
-                    found[index_of[x.id]] = x.time or ()
-            peer = pdqhash_peer(path, reported_codes)
-            r = results.setdefault(case, {"photomatch": [0, 0], "pdqhash": [0, 0]})
-            for i, interval in want.items():
-                r["photomatch"][0] += bool(i in found and _overlaps(found[i], interval))
-                r["pdqhash"][0] += bool(i in peer and any(interval[0] <= t < interval[1] for t in peer[i]))
-                r["photomatch"][1] += 1
-                r["pdqhash"][1] += 1
-        false = {"photomatch": 0, "pdqhash": 0, "videos": len(unrelated)}
+            for sampler in samplers:
+                found = matched(path, sampler)
+                row = by_sampler[case][sampler]
+                row["shown"] += len(want)
+                row["found"] += sum(i in found and _overlaps(found[i], iv) for i, iv in want.items())
+                if sampler == DEFAULT_SAMPLER:
+                    r = results.setdefault(case, {"photomatch": [0, 0], "pdqhash": [0, 0]})
+                    peer = pdqhash_peer(path, reported_codes)
+                    for i, interval in want.items():
+                        r["photomatch"][0] += bool(i in found and _overlaps(found[i], interval))
+                        r["pdqhash"][0] += bool(i in peer and any(interval[0] <= t < interval[1] for t in peer[i]))
+                        r["photomatch"][1] += 1
+                        r["pdqhash"][1] += 1
         for path in unrelated:
-            false["photomatch"] += bool(m.match(path))
+            for sampler in samplers:
+                hit = bool(matched(path, sampler))
+                false[sampler] += hit
+                by_sampler["unrelated"][sampler]["false"] += hit
+                if sampler == DEFAULT_SAMPLER:
+                    false["photomatch"] += hit
             false["pdqhash"] += bool(pdqhash_peer(path, reported_codes))
-        vpdq_recall = [0, 0]
+        vpdq_recall = {"photomatch": [0, 0], "pdqhash": [0, 0], "unrelated_matched": {"photomatch": 0, "pdqhash": 0}}
+        peers = {item: pdq_vpdq_peer(path) for item, path in video_ids.items()}
         for item, path in video_ids.items():
             cut = path.replace("slideshow_", "trimmed_")
             trimmed(path, cut)
             got = [x.id for x in m.match(cut) if x.algorithm == "vpdq"]
-            vpdq_recall[0] += got == [item]
-            vpdq_recall[1] += 1
-    report = {
-        "limit": args.limit,
+            vpdq_recall["photomatch"][0] += got == [item]
+            cut_peer = pdq_vpdq_peer(cut)
+            vpdq_recall["pdqhash"][0] += [i for i, h in peers.items() if vpdq_match(cut_peer, h).matched] == [item]
+            vpdq_recall["photomatch"][1] += 1
+            vpdq_recall["pdqhash"][1] += 1
+        for path in unrelated:
+            vpdq_recall["unrelated_matched"]["photomatch"] += any(x.algorithm == "vpdq" for x in m.match(path))
+            q = pdq_vpdq_peer(path)
+            vpdq_recall["unrelated_matched"]["pdqhash"] += any(vpdq_match(q, h).matched for h in peers.values())
+    samples = {case: {name: {**({"recall_percent": round(100 * r["found"] / r["shown"], 1)} if r["shown"]
+                                else {"false_matches": int(r["false"])}),
+                             "frames": int(r["frames"]), "seconds": round(r["seconds"], 1),
+                             "frames_per_video": round(r["frames"] / max(1, r["videos"]), 1)}
+                      for name, r in rows.items()}
+               for case, rows in by_sampler.items()}
+    return {
+        "limit": limit,
         "recall_percent": {case: {k: round(100 * a / b, 1) for k, (a, b) in r.items()} for case, r in results.items()},
         "counts": results,
         "false_matches_unrelated_videos": false,
+        "samplers": samples,
         "vpdq_trimmed_copies_matched": vpdq_recall,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--photos", default=None, help="a folder of photos (default: photos-dev)")
+    p.add_argument("--samplers", default=",".join(SAMPLERS),
+                   help=f"comma-separated, from {', '.join(SAMPLERS)} (the default sampler is always run)")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    samplers = [x for x in args.samplers.split(",") if x]
+    unknown = sorted(set(samplers) - set(SAMPLERS))
+    if unknown:
+        p.error(f"unknown sampler {unknown[0]!r} (choose from {', '.join(SAMPLERS)})")
+    if DEFAULT_SAMPLER not in samplers:
+        samplers.append(DEFAULT_SAMPLER)
+    if args.limit < 1:
+        p.error("--limit must be at least 1")
+    folder = args.photos or photos_dev()
+    if folder is None:
+        print(f"quality_video: photos-dev not found ({PHOTOS_DEV_HINT})", file=sys.stderr)
+        return 0
+    out = args.out or tempfile.mkdtemp(prefix="quality_video_")
+    os.makedirs(out, exist_ok=True)
+    t0 = time.perf_counter()
+    report = run(str(folder), args.limit, out, samplers)
+    report["wall_seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(report, indent=1))
     return 0
 

@@ -59,6 +59,21 @@ def test_sampling_one_per_second_and_at_scene_changes():
         next(v.sample(fps=0))
 
 
+def test_keyframes_sampled_on_request():
+    # The encoder makes every 7th frame a keyframe (no scene-cut guessing); the picture never changes.
+    data = videos.write_clip([videos.smooth(1)] * 50, fps=10, options={"x264-params": "keyint=7:min-keyint=7:scenecut=0"})
+    with VideoReader(data) as v:
+        keys = [n for n, f in v.decoded() if f.key_frame]
+    assert keys == list(range(0, 50, 7))
+    with VideoReader(data) as v:
+        got = [(f.number, f.reason) for f in v.sample(fps=1.0, scene_changes=False, keyframes=True)]
+    # Keyframes 21 and 42 come 0.1 and 0.2 s after a once-a-second sample: within MIN_SCENE_GAP.
+    assert got == [(0, "every"), (7, "keyframe"), (10, "every"), (14, "keyframe"), (20, "every"),
+                   (28, "keyframe"), (30, "every"), (35, "keyframe"), (40, "every"), (49, "keyframe")]
+    with VideoReader(data) as v:
+        assert [f.number for f in v.sample(fps=1.0)] == list(range(0, 50, 10))  # off by default
+
+
 def test_frame_numbers_and_times():
     with VideoReader(CLIP) as v:
         pairs = [(n, v.time_of(n, f)) for n, f in v.decoded()]

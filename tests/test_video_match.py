@@ -115,6 +115,8 @@ def test_fps_option_samples_more(matcher, clips):
         VideoOptions(fps=0)
     with pytest.raises(ValueError, match="query_percent"):
         VideoOptions(query_percent=101)
+    with pytest.raises(ValueError, match="keyframes"):
+        VideoOptions(keyframes="yes")
 
 
 def test_corrupt_frame_mid_stream_is_skipped_and_matching_goes_on(matcher, tmp_path):

@@ -305,13 +305,16 @@ class VideoReader:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=(round(frame.rotation / 90)) % 4))
         return rgb, scale
 
-    def sample(self, *, fps: float = 1.0, scene_changes: bool = True, max_side: int | None = None,
-               rotate: bool = True, tap: Callable[[int, Any], None] | None = None) -> Iterator[Frame]:
+    def sample(self, *, fps: float = 1.0, scene_changes: bool = True, keyframes: bool = False,
+               max_side: int | None = None, rotate: bool = True,
+               tap: Callable[[int, Any], None] | None = None) -> Iterator[Frame]:
         """Frames at ``fps`` per second of video time (the first frame always), plus frames where
         the picture changed much since the last sample (cuts, slides; at most one per
         ``MIN_SCENE_GAP`` s). The change is measured on a grid of luma points, read from the
-        decoded plane without conversion, so every frame can be looked at cheaply. ``tap(number,
-        frame)`` sees every decoded frame first (vPDQ hashes its own frames from the same pass)."""
+        decoded plane without conversion, so every frame can be looked at cheaply. ``keyframes``
+        also samples the frames the encoder made keyframes (its own scene-cut guess; same gap).
+        ``tap(number, frame)`` sees every decoded frame first (vPDQ hashes its own frames from
+        the same pass)."""
         if not fps > 0:
             msg = f"fps must be positive, got {fps!r}"
             raise ValueError(msg)
@@ -327,6 +330,8 @@ class VideoReader:
             luma = None
             if t >= next_time - 1e-6 or last_luma is None:
                 reason = "every"
+            elif keyframes and frame.key_frame and t - last_time >= MIN_SCENE_GAP:
+                reason = "keyframe"
             elif scene_changes and t - last_time >= MIN_SCENE_GAP:
                 luma = luma_grid(frame)
                 if luma.shape == last_luma.shape and changed_share(luma, last_luma) > SCENE_CHANGE:

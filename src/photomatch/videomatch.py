@@ -40,6 +40,7 @@ class VideoOptions:
 
     fps: float = 1.0
     scene_changes: bool = True
+    keyframes: bool = False  # also the encoder's keyframes (measured against scene_changes: see benchmarks)
     max_duration: float | None = DEFAULT_MAX_DURATION
     max_pixels: int | None = DEFAULT_MAX_FRAME_PIXELS
     query_percent: float = vpdq.QUERY_MATCH_PERCENT
@@ -48,6 +49,9 @@ class VideoOptions:
     def __post_init__(self) -> None:
         if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not 0 < self.fps <= 60:
             raise ValueError(f"fps must be a number above 0 and at most 60, got {self.fps!r}")
+        for name in ("scene_changes", "keyframes"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         vpdq.check_match_options(VPDQ.default_threshold, VPDQ.quality_floor or 0, self.query_percent,
                                  self.compared_percent)
 
@@ -85,7 +89,8 @@ def match_video(matcher: Matcher, source: VideoSource, *, mode: str, threshold: 
 
         def samples() -> Iterator[tuple[float, Any]]:
             last_luma = None
-            for f in video.sample(fps=options.fps, scene_changes=options.scene_changes, max_side=MAX_SIDE, tap=tap):
+            for f in video.sample(fps=options.fps, scene_changes=options.scene_changes,
+                                  keyframes=options.keyframes, max_side=MAX_SIDE, tap=tap):
                 while len(pending) > 4:
                     frame_hashes.append(pending.popleft().result())
                 same = last_luma is not None and f.luma.shape == last_luma.shape and \
