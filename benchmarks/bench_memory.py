@@ -4,6 +4,8 @@
     python benchmarks/bench_memory.py --quick      # 2,000 images in the leak check, no 48 MP PNG
     python benchmarks/bench_memory.py --worst      # also a 196 MP PNG, just under DEFAULT_MAX_PIXELS (refused)
     python benchmarks/bench_memory.py --hostile    # only the ceilings table below (several minutes)
+    python benchmarks/bench_memory.py --lists      # import/export of 1e5 and 1e6-line hash lists, dedup of 8,000 copies
+    python benchmarks/bench_memory.py --lists --lines 10000000   # and a 1e7-line list (issue 13's target)
 
 The ceilings table (``--hostile``, also part of the default run) takes the worst *accepted* input of
 each class of hostile input (issue 9: JPEG scan bombs, deep and wide pixel formats, extreme aspect
@@ -352,11 +354,73 @@ def run_ceilings(folder: Path, failures: list[str]) -> None:
                     failures.append(f"{what}, {mode}, {workers} worker(s): {extra:.0f} MiB, {r['seconds']:.1f} s")
 
 
+# --- lists and dedup: memory bounded whatever the length (issue 9, item 5; issue 13) ------------
+
+LIST_MIB = 256  # above the CLI's baseline, for any length of list or store
+IMPORT_LINES_PER_S = 200_000  # issue 13's target for import
+
+
+def child_cli(*argv: str) -> dict:
+    """Peak resident set above the baseline (photomatch's CLI imported) and wall time of one command."""
+    from photomatch import cli
+
+    base = _maxrss_mb()
+    t0 = time.perf_counter()
+    code = cli.main(list(argv))
+    return {"baseline_mb": base, "peak_mb": _maxrss_mb(), "seconds": time.perf_counter() - t0, "exit": code}
+
+
+def _write_list(path: Path, lines: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(lines)
+    with open(path, "w") as f:
+        for start in range(0, lines, 100_000):
+            codes = rng.integers(0, 256, (min(100_000, lines - start), 32), dtype=np.uint8)
+            f.write("".join(f"{c.tobytes().hex()},{100 - i % 50}\n" for i, c in enumerate(codes)))
+
+
+def run_lists(folder: Path, sizes: list[int], failures: list[str]) -> None:
+    from PIL import Image
+
+    print(f"\n{'command':52s} {'exit':>4s} {'peak-base MiB':>13s} {'s':>7s} {'lines/s':>9s}")
+
+    def row(what: str, r: dict, lines: int | None = None) -> None:
+        extra = r["peak_mb"] - r["baseline_mb"]
+        rate = f"{lines / r['seconds']:9.0f}" if lines else " " * 9
+        print(f"{what:52s} {r['exit']:4d} {extra:13.0f} {r['seconds']:7.1f} {rate}")
+        if extra > LIST_MIB or r["exit"] != 0:
+            failures.append(f"{what}: exit {r['exit']}, {extra:.0f} MiB (bound {LIST_MIB} MiB)")
+
+    for lines in sizes:
+        listed, store, out = folder / f"l{lines}.csv", folder / f"s{lines}.db", folder / f"e{lines}.csv"
+        _write_list(listed, lines)
+        r = _run_child("cli", "import", str(store), str(listed))
+        row(f"import, {lines:,} lines (hash,quality)", r, lines)
+        if lines >= 1_000_000 and lines / r["seconds"] < IMPORT_LINES_PER_S:
+            failures.append(f"import of {lines:,} lines: {lines / r['seconds']:.0f} lines/s < {IMPORT_LINES_PER_S}")
+        row(f"export, {lines:,} items", _run_child("cli", "export", str(store), "-o", str(out)))
+        store2 = folder / f"s{lines}b.db"
+        row(f"import of that export ({lines:,} lines with ids)", _run_child("cli", "import", str(store2), str(out)),
+            lines)
+        for f in folder.glob(f"*{lines}*"):
+            f.unlink()
+    copies = folder / "copies"
+    copies.mkdir()
+    Image.effect_mandelbrot((320, 240), (-2, -1.2, 1, 1.2), 64).convert("RGB").save(copies / "c0.jpg", quality=90)
+    data = (copies / "c0.jpg").read_bytes()
+    for i in range(1, 8000):
+        (copies / f"c{i}.jpg").write_bytes(data)
+    row("dedup, 8,000 copies of one image (one group)", _run_child("cli", "dedup", str(copies)))
+
+
 # --- parent side --------------------------------------------------------------------------------
 
 
 def _run_child(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False)
+    # "--child=" keeps the child's own arguments (export's "-o") away from this parser
+    proc = subprocess.run([sys.executable, __file__, f"--child={json.dumps(args)}"], capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"child {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -367,12 +431,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2,000 images in the leak check; no giant PNG")
     parser.add_argument("--worst", action="store_true", help="also a 196 MP PNG, just under the default limit")
     parser.add_argument("--hostile", action="store_true", help="only the ceilings table (worst accepted inputs)")
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--lists", action="store_true", help="only the hash-list import/export and dedup table")
+    parser.add_argument("--lines", type=int, action="append", help="list lengths for --lists (default 1e5 and 1e6)")
+    parser.add_argument("--child", type=json.loads, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
         if kind == "batch":
             result = child_batch(rest[0], rest[1], int(rest[2]))
+        elif kind == "cli":
+            with open(os.devnull, "w") as quiet:  # the command's own output is not the table's
+                old, sys.stdout = sys.stdout, quiet
+                try:
+                    result = child_cli(*rest)
+                finally:
+                    sys.stdout = old
         elif kind == "leak":
             result = child_leak(int(rest[0]), rest[1])
         else:
@@ -381,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     failures: list[str] = []
+    if args.lists:
+        with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+            run_lists(Path(tmp), args.lines or [100_000, 1_000_000], failures)
+        for f in failures:
+            print(f"BOUND EXCEEDED: {f}")
+        return 1 if failures else 0
     if args.hostile:
         with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
             run_ceilings(Path(tmp), failures)
@@ -415,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"leak check took {leak['seconds']:.0f} s")
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         run_ceilings(Path(tmp), failures)
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+        run_lists(Path(tmp), [100_000, 1_000_000], failures)
     for f in failures:
         print(f"BOUND EXCEEDED: {f}")
     return 1 if failures else 0

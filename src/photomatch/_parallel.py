@@ -4,6 +4,8 @@ decoder, OpenCV and the C core release the GIL, so threads scale."""
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["default_workers", "ordered_map", "resolve_workers"]
+__all__ = ["default_workers", "ordered_map", "prefetch", "resolve_workers"]
 
 
 def default_workers() -> int:
@@ -49,3 +51,49 @@ def ordered_map(fn: Any, items: Iterable[Any], *, workers: int) -> Iterator[Any]
         finally:
             for f in window:  # the consumer stopped early: don't hash the rest
                 f.cancel()
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterable[Any], *, depth: int = 2) -> Iterator[Any]:
+    """``items`` produced by a background thread, at most ``depth`` ahead of the consumer.
+
+    For a producer in Python (parsing) feeding a consumer that releases the GIL (SQLite runs a
+    statement without it): the two overlap on two cores. An exception of the producer is raised
+    to the consumer where the item would have come; a consumer that stops early stops the producer.
+    """
+    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for x in items:
+                if not put((True, x)):
+                    return
+            put((True, _DONE))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="photomatch-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, x = out.get()
+            if not ok:
+                raise x
+            if x is _DONE:
+                return
+            yield x
+    finally:
+        stop.set()
+        thread.join()

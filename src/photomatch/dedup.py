@@ -1,4 +1,9 @@
-"""Groups of near-duplicate images: every pair within the threshold ends up in one group."""
+"""Groups of near-duplicate images: every pair within the threshold ends up in one group.
+
+Connected components of the "within the threshold" graph, by a union-find fed from the exact
+index's range search a slice of queries at a time: memory stays bounded by the slice, not by the
+number of pairs (N copies of one image are N^2 pairs).
+"""
 
 from __future__ import annotations
 
@@ -32,31 +37,53 @@ def find_groups(results: Iterable[HashResult], *, threshold: int | None = None) 
     algorithm = get_algorithm(algos.pop())
     t = algorithm.check_threshold(threshold)
     codes = np.stack([r.hash.array for r in items])  # type: ignore[union-attr]
+    # Identical hashes are one vertex: N copies of one image cost one search, not N^2 pairs.
+    unique, vertex = np.unique(codes, axis=0, return_inverse=True)
+    vertex = vertex.reshape(-1)
     index = HashIndex(bits=algorithm.bits)
-    index.add(codes, ids=np.arange(len(items), dtype=np.int64))
-    lims, _, ids = index.range_search(codes, t)
-
-    parent = list(range(len(items)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for q in range(len(items)):
-        for j in ids[lims[q]:lims[q + 1]]:
-            a, b = root(q), root(int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+    index.add(unique, ids=np.arange(len(unique), dtype=np.int64))
+    parent = np.arange(len(unique), dtype=np.int64)
+    # Queries in slices, so the pairs held at once stay near _PAIRS however alike the images are.
+    step = max(1, _PAIRS // len(unique))
+    for start in range(0, len(unique), step):
+        lims, _, ids = index.range_search(unique[start:start + step], t)
+        queries = np.repeat(np.arange(start, start + len(lims) - 1, dtype=np.int64), np.diff(lims))
+        _union(parent, queries, ids)
+    root = _roots(parent, np.arange(len(unique), dtype=np.int64))[vertex].tolist()
 
     members: dict[int, list[int]] = {}
-    for i in range(len(items)):
-        members.setdefault(root(i), []).append(i)
+    for i, r in enumerate(root):
+        members.setdefault(r, []).append(i)
     groups = []
-    for idx in sorted(members):
-        m = members[idx]
+    for m in sorted(members.values(), key=lambda m: m[0]):  # in the order of each group's first file
         if len(m) > 1:
             first = items[m[0]].hash
             groups.append([(items[i].path, first - items[i].hash) for i in m])  # type: ignore[operator]
     return groups
+
+
+_PAIRS = 1 << 22  # result pairs of one slice of queries, at most about this many when all are alike
+
+
+def _roots(parent: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The root of each vertex of ``x``, compressing the paths walked (vectorised union-find)."""
+    r = parent[x]
+    while True:
+        up = parent[r]
+        if np.array_equal(up, r):
+            break
+        r = up
+    parent[x] = r
+    return r
+
+
+def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Join the components of every pair (a[i], b[i]); a root's parent is the smallest member."""
+    while a.size:
+        ra, rb = _roots(parent, a), _roots(parent, b)
+        differ = ra != rb
+        if not differ.any():
+            return
+        a, b = ra[differ], rb[differ]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        np.minimum.at(parent, hi, lo)  # of several claims on one root the smallest wins; the rest loop

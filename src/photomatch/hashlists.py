@@ -41,19 +41,26 @@ hash column) are never skipped. Errors never quote the hash itself.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
 import os
 import re
+from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from operator import itemgetter
+from typing import IO, Any, NamedTuple
+
+import numpy as np
 
 from ._fileio import atomic_write, open_regular
 from ._text import csv_cell, csv_value, escape, unescape
 from .algorithms import ALGORITHMS, NAMES, by_hex_length, hex_lengths
 from .errors import HashFormatError, UnknownAlgorithmError
+from ._parallel import prefetch
 from .files import extension
 
 __all__ = [
@@ -288,15 +295,15 @@ def _headerless(cells: list[str], sep: str) -> dict[str, Any]:
     return {"hash": cells[0], "quality": cells[1], "source": sep.join(cells[2:])}
 
 
-def _delimited_rows(text: str, fmt: str) -> Iterator[tuple[int, list[str], bool]]:
-    """(line number, cells, is_comment) of every non-blank line."""
+def _delimited_rows(lines: Iterable[str], fmt: str) -> Iterator[tuple[int, list[str], bool]]:
+    """(line number, cells, is_comment) of every non-blank line of ``lines`` (with their ends)."""
     if fmt == "tsv":
-        for n, raw in enumerate(text.split("\n"), 1):
+        for n, raw in enumerate(lines, 1):
             line = raw.rstrip("\r")
             if line.strip():
                 yield n, line.split("\t"), line.lstrip().startswith("#")
         return
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(lines, strict=True)
     while True:
         start = reader.line_num + 1  # where the next record begins (a quoted field may span lines)
         try:
@@ -305,8 +312,12 @@ def _delimited_rows(text: str, fmt: str) -> Iterator[tuple[int, list[str], bool]
             return
         except csv.Error as exc:
             raise _BadCsv(start, f"malformed CSV from this line on ({exc})") from None
-        if any(c.strip() for c in cells):
-            yield reader.line_num, [csv_value(c) for c in cells], cells[0].lstrip().startswith("#")
+        joined = "".join(cells)
+        if joined and not joined.isspace():
+            comment = cells[0].lstrip().startswith("#")
+            if "'" in joined:  # csv_value changes only cells that start with it
+                cells = [csv_value(c) for c in cells]
+            yield reader.line_num, cells, comment
 
 
 class _BadCsv(Exception):
@@ -319,15 +330,132 @@ class _FatalHeader(Exception):
         self.line, self.reason = line, reason
 
 
-def _parse_delimited(text: str, fmt: str, report: Callable[[int, _BadLine], None]) -> list[HashRecord]:
+class _Rows(NamedTuple):
+    """Consecutive records of a list, as columns (a block of a streamed read)."""
+
+    lines: list[int]
+    algorithms: list[str]
+    bits: list[bytes]
+    qualities: list[int | None]
+    ids: list[str | None]
+    labels: list[str | None]
+    sources: list[str | None]
+    kinds: list[str]
+    regions: list[tuple[float, float, float, float] | None]
+
+    @classmethod
+    def of(cls, records: list[HashRecord]) -> _Rows:
+        return cls([r.line for r in records], [r.algorithm for r in records],  # type: ignore[misc]
+                   [r.bits for r in records], [r.quality for r in records], [r.id for r in records],
+                   [r.label for r in records], [r.source for r in records], [r.region_kind for r in records],
+                   [r.region for r in records])
+
+    def records(self) -> list[HashRecord]:
+        return [HashRecord(a, b.hex(), q, i, lab, src, k, reg, n) for n, a, b, q, i, lab, src, k, reg in zip(*self)]
+
+
+_BLOCK = 8192  # rows per block of a streamed read
+
+
+def _unescaped(column: list[str | None]) -> list[str | None]:
+    if column.count(None) == len(column) or "\\" not in "".join(v for v in column if v):
+        return column
+    return [_unescape(v) if v and "\\" in v else v for v in column]
+_HEX_RUN = re.compile(r"[0-9a-fA-F]*")
+_QUALITIES = re.compile(r"[0-9]{0,3}(?:,[0-9]{0,3})*")
+
+
+def _fast_rows(buf: list[tuple[int, list[str]]], positions: dict[str, int] | None, default_algo: str | None,
+               escaped: bool, width: int) -> _Rows | None:
+    """The block's records, checked a column at a time, when every row has the common shape (a
+    hash of one algorithm, plain digits or nothing for quality, no region); None otherwise, and
+    the rows then go through the line-by-line check, which names the bad line. Same records as
+    :func:`_record` gives, by construction of the conditions."""
+    n = len(buf)
+    rows = [c for _, c in buf]
+    if positions is None:  # headerless: hash[,quality]
+        if max(map(len, rows)) > 2:
+            return None
+        hashes = list(map(itemgetter(0), rows))
+        quals: list[str | None] = [c[1] if len(c) > 1 else None for c in rows]
+        algos: list[str | None] = [None]
+        ids = labels = sources = [None] * n
+    else:
+        if max(map(len, rows)) > width:
+            return None
+        full = min(map(len, rows)) == width
+
+        def column(key: str) -> list[str | None]:
+            i = positions.get(key)  # type: ignore[union-attr]
+            if i is None:
+                return [None] * n
+            if full:
+                return list(map(itemgetter(i), rows))
+            return [c[i] if i < len(c) else None for c in rows]
+
+        if any(key in positions for key in ("kind", "x", "y", "w", "h")):
+            if any(v for key in "xywh" for v in column(key)) or set(column("kind")) - {None, "", "whole"}:
+                return None
+        hashes = column("hash")  # type: ignore[assignment]
+        if None in hashes:
+            return None
+        quals = column("quality")
+        algos = list(set(column("algo")))
+        ids, labels, sources = column("id"), column("label"), column("source")
+        if escaped:
+            ids, labels, sources = (_unescaped(col) for col in (ids, labels, sources))
+        else:
+            sources = _unescaped(sources)
+        ids, labels, sources = ([v or None for v in col] if "" in col else col for col in (ids, labels, sources))
+    length = len(hashes[0])
+    named = {a.strip().lower() for a in algos if a} | ({default_algo} if default_algo else set())
+    spec = by_hex_length(length)
+    if spec is None or named - {spec.name} or len(named) > 1:
+        return None
+    joined = "".join(hashes)
+    if len(joined) != length * n or any(len(h) != length for h in hashes) or not _HEX_RUN.fullmatch(joined):
+        return None
+    if not _QUALITIES.fullmatch(",".join(q or "" for q in quals)):
+        return None
+    qualities = [int(q) if q else None for q in quals]
+    if max((q for q in qualities if q is not None), default=0) > 100:
+        return None
+    raw = bytes.fromhex(joined)
+    size = spec.nbytes
+    return _Rows([line for line, _ in buf], [spec.name] * n, [raw[i:i + size] for i in range(0, len(raw), size)],
+                 qualities, ids, labels, sources, ["whole"] * n, [None] * n)  # type: ignore[arg-type]
+
+
+def _delimited_blocks(lines: Iterable[str], fmt: str, report: Callable[[int, _BadLine], None]) -> Iterator[_Rows]:
     sep = "\t" if fmt == "tsv" else ","
-    records: list[HashRecord] = []
     positions: dict[str, int] | None = None  # None: headerless
     default_algo: str | None = None
     width = 0
     escaped = False
     seen_data = False
-    for n, cells, comment in _delimited_rows(text, fmt):
+    buf: list[tuple[int, list[str]]] = []
+
+    def flush() -> _Rows:
+        fast = _fast_rows(buf, positions, default_algo, escaped, width)
+        if fast is not None:
+            return fast
+        records = []
+        for n, cells in buf:
+            try:
+                if positions is None:
+                    fields = _headerless(cells, sep)
+                else:
+                    if len(cells) > width:
+                        raise _BadLine(f"{len(cells)} fields where the header has {width}")
+                    fields = {k: (cells[i] if i < len(cells) else None) for k, i in positions.items()}
+                    if escaped:
+                        fields = {k: _unescape(v) if isinstance(v, str) else v for k, v in fields.items()}
+                records.append(_record(fields, default_algo, n, escaped_source=not escaped))
+            except _BadLine as exc:
+                report(n, exc)
+        return _Rows.of(records)
+
+    for n, cells, comment in _delimited_rows(lines, fmt):
         if comment:
             # Only a '#' line before any data can be the header (photomatch hash --format text).
             if positions is None and not seen_data:
@@ -343,24 +471,20 @@ def _parse_delimited(text: str, fmt: str, report: Callable[[int, _BadLine], None
                 (positions, default_algo), width = found, len(cells)
                 continue
         seen_data = True
-        try:
-            if positions is None:
-                fields = _headerless(cells, sep)
-            else:
-                if len(cells) > width:
-                    raise _BadLine(f"{len(cells)} fields where the header has {width}")
-                fields = {k: (cells[i] if i < len(cells) else None) for k, i in positions.items()}
-                if escaped:
-                    fields = {k: _unescape(v) if isinstance(v, str) else v for k, v in fields.items()}
-            records.append(_record(fields, default_algo, n, escaped_source=not escaped))
-        except _BadLine as exc:
-            report(n, exc)
-    return records
+        buf.append((n, cells))
+        if len(buf) >= _BLOCK:
+            yield flush()
+            buf = []
+    if buf:
+        yield flush()
 
 
-def _parse_jsonl(text: str, report: Callable[[int, _BadLine], None]) -> list[HashRecord]:
-    records = []
-    for n, raw in enumerate(text.split("\n"), 1):
+def _jsonl_blocks(lines: Iterable[str], report: Callable[[int, _BadLine], None]) -> Iterator[_Rows]:
+    records: list[HashRecord] = []
+    for n, raw in enumerate(lines, 1):
+        if len(records) >= _BLOCK:
+            yield _Rows.of(records)
+            records = []
         line = raw.strip()
         if not line:
             continue
@@ -393,10 +517,12 @@ def _parse_jsonl(text: str, report: Callable[[int, _BadLine], None]) -> list[Has
             records.append(_record(fields, default_algo, n))
         except _BadLine as exc:
             report(n, exc)
-    return records
+    if records:
+        yield _Rows.of(records)
 
 
-def _sniff(text: str, name: str, fmt: str | None) -> str:
+def _sniff(first: str | None, name: str, fmt: str | None) -> str:
+    """The list's format: ``fmt``, else the extension, else its first non-blank line."""
     if fmt is not None:
         fmt = "tsv" if fmt == "text" else fmt
         if fmt not in FORMATS:
@@ -406,34 +532,99 @@ def _sniff(text: str, name: str, fmt: str | None) -> str:
     ext = extension(name)
     if ext in _EXTENSIONS:
         return _EXTENSIONS[ext]
-    for line in text.split("\n"):
-        s = line.strip()
-        if s:
-            if s.startswith("{"):
-                return "jsonl"
-            return "tsv" if "\t" in s else "csv"
+    if first is not None:
+        if first.startswith("{"):
+            return "jsonl"
+        return "tsv" if "\t" in first else "csv"
     return "csv"
 
 
-def _read_text(path_or_file: Any) -> tuple[str, str]:
-    """(text, name) of a path or a text/binary file object."""
+_CHUNK = 1 << 22  # bytes read at a time; also the longest line accepted
+MAX_LINE = _CHUNK
+
+
+def _chunks(f: Any, name: str) -> Iterator[str]:
+    """The decoded text of a list, in pieces that end at a line end (the last one may not)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    carry = ""
+    lines = 0  # line ends in the text given out so far
+    first = True
+    while True:
+        data = f.read(_CHUNK)
+        if isinstance(data, str):
+            text = data.lstrip("\ufeff") if first else data
+        else:
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                line = lines + carry.count("\n") + data[: max(exc.start, 0)].count(b"\n") + 1
+                raise _error(name, line, "not UTF-8 text") from None
+        first = False
+        text = carry + text
+        if not data:
+            if text:
+                yield text
+            return
+        cut = text.rfind("\n") + 1
+        if cut == 0 and len(text) > MAX_LINE:
+            raise _error(name, lines + 1, f"a line longer than {MAX_LINE} characters")
+        if cut:
+            yield text[:cut]
+            lines += text.count("\n", 0, cut)
+        carry = text[cut:]
+
+
+def _lines(chunks: Iterable[str], fmt: str) -> Iterator[str]:
+    """CSV: lines with their ends, split as ``newline=""`` does (at CR, LF or CRLF), which the
+    reader needs; TSV and JSON lines: the text between LFs."""
+    for chunk in chunks:
+        if fmt == "csv":
+            yield from io.StringIO(chunk, newline="")
+        else:
+            pieces = chunk.split("\n")
+            if chunk.endswith("\n"):
+                pieces.pop()
+            yield from pieces
+
+
+@contextmanager
+def _opened(path_or_file: Any) -> Iterator[tuple[Any, str]]:
     if isinstance(path_or_file, (str, os.PathLike)):
         name = os.fspath(path_or_file)
         try:
-            with open_regular(name) as f:
-                data: Any = f.read()
+            f = open_regular(name)
         except OSError as exc:
             raise HashFormatError(f"cannot read the hash list: {exc.strerror}", path=name) from exc
+        with f:
+            yield f, name
     else:
-        name = str(getattr(path_or_file, "name", "<stream>"))
-        data = path_or_file.read()
-    if isinstance(data, str):
-        return data.lstrip("\ufeff"), name
+        yield path_or_file, str(getattr(path_or_file, "name", "<stream>"))
+
+
+def _blocks(f: Any, name: str, *, skip_invalid: bool, format: str | None,
+            skipped: list[SkippedLine]) -> Iterator[_Rows]:
+    """The records of an open list in blocks, read as they are needed (bounded memory)."""
+    chunks = _chunks(f, name)
+    held: list[str] = []  # chunks read to find the first non-blank line (for the format)
+    first = None
+    for chunk in chunks:
+        held.append(chunk)
+        first = next((s for s in (line.strip() for line in chunk.split("\n")) if s), None)
+        if first is not None or len(held) > 4:
+            break
+    fmt = _sniff(first, name, format)
+    lines = _lines(itertools.chain(held, chunks), fmt)
+
+    def report(line: int, bad: _BadLine) -> None:
+        if not skip_invalid:
+            raise _error(name, line, bad)
+        skipped.append(SkippedLine(name, line, bad.reason))
+
     try:
-        return data.decode("utf-8-sig"), name
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise _error(name, line, "not UTF-8 text") from None
+        yield from _jsonl_blocks(lines, report) if fmt == "jsonl" else _delimited_blocks(lines, fmt, report)
+    except (_BadCsv, _FatalHeader) as exc:
+        # A file whose structure cannot be read is wrong as a whole: never skippable.
+        raise _error(name, exc.line, exc.reason) from None
 
 
 def _error(name: str, line: int, reason: str | _BadLine) -> HashFormatError:
@@ -443,23 +634,10 @@ def _error(name: str, line: int, reason: str | _BadLine) -> HashFormatError:
 
 
 def _parse(path_or_file: Any, *, skip_invalid: bool, format: str | None) -> tuple[list[HashRecord], list[SkippedLine], str]:
-    text, name = _read_text(path_or_file)
-    fmt = _sniff(text, name, format)
     skipped: list[SkippedLine] = []
-
-    def report(line: int, bad: _BadLine) -> None:
-        if not skip_invalid:
-            raise _error(name, line, bad)
-        skipped.append(SkippedLine(name, line, bad.reason))
-
-    try:
-        if fmt == "jsonl":
-            records = _parse_jsonl(text, report)
-        else:
-            records = _parse_delimited(text, fmt, report)
-    except (_BadCsv, _FatalHeader) as exc:
-        # A file whose structure cannot be read is wrong as a whole: never skippable.
-        raise _error(name, exc.line, exc.reason) from None
+    with _opened(path_or_file) as (f, name):
+        records = [r for rows in _blocks(f, name, skip_invalid=skip_invalid, format=format, skipped=skipped)
+                   for r in rows.records()]
     return records, skipped, name
 
 
@@ -501,46 +679,48 @@ def _as_record(r: Any) -> HashRecord:
     raise TypeError(msg)
 
 
-def _rows(records: list[HashRecord], *, escape_source: bool) -> tuple[list[str], list[list[Any]]]:
-    extended = any(r.region_kind != "whole" or r.region is not None for r in records)
+def _render(records: Iterable[HashRecord], fmt: str, out: IO[str], regions: bool, count: list[int]) -> None:
     # algo first: a line never starts with '#' (a comment) or a blank, whatever the ids and labels
-    columns = ["algo", "hex", "quality", "id", "label", "source"] + (["kind", "x", "y", "w", "h"] if extended else [])
-    rows = []
-    for r in records:
-        source = escape(r.source) if escape_source and r.source is not None else r.source
-        row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, source]
-        if extended:
-            row += [r.region_kind, *(r.region if r.region is not None else (None,) * 4)]
-        rows.append(row)
-    return columns, rows
+    columns = ["algo", "hex", "quality", "id", "label", "source"] + (["kind", "x", "y", "w", "h"] if regions else [])
+    escape_source = fmt != "tsv"  # TSV escapes every cell itself
 
+    def rows() -> Iterator[list[Any]]:
+        for r in records:
+            source = escape(r.source) if escape_source and r.source is not None else r.source
+            row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, source]
+            if regions:
+                row += [r.region_kind, *(r.region if r.region is not None else (None,) * 4)]
+            elif r.region_kind != "whole" or r.region is not None:
+                msg = "a record has a region but the list is written without region columns (regions=False)"
+                raise ValueError(msg)
+            count[0] += 1
+            yield row
 
-def _render(records: list[HashRecord], fmt: str, out: IO[str]) -> None:
-    columns, rows = _rows(records, escape_source=fmt != "tsv")  # TSV escapes every cell itself
     if fmt == "csv":
         # RFC 4180 line ends: the writer then quotes every field holding a \r or \n (with "\n"
         # alone it would leave a bare \r unquoted, which readers take for a line break).
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow(columns)
         # Text cells neutralised against spreadsheet formulas; read_hash_list takes them back.
-        w.writerows([["" if v is None else csv_cell(v) if isinstance(v, str) else v for v in row] for row in rows])
+        w.writerows(["" if v is None else csv_cell(v) if isinstance(v, str) else v for v in row] for row in rows())
     elif fmt == "tsv":
         out.write("#" + "\t".join(columns) + "\n")
-        for row in rows:
+        for row in rows():
             out.write("\t".join("" if v is None else _escape(str(v)) for v in row) + "\n")
     else:
-        for row in rows:
-            obj = dict(zip(columns, row))
-            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        for row in rows():
+            out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
 
 
 def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str] | IO[Any], *,
-                    format: str = "csv") -> int:
+                    format: str = "csv", regions: bool | None = None) -> int:
     """Write records (:class:`HashRecord` or ``Hash`` values) as CSV, TSV or JSON lines; return
     how many. A path is written atomically (temporary file, fsync, rename) and owner-only (0600).
 
     Columns: ``algo, hex, quality, id, label, source``, plus ``kind, x, y, w, h`` when a record
     has a region or a ``region_kind`` other than ``"whole"``; :func:`read_hash_list` reads them back equal.
+    With ``regions`` given (True: those columns; False: none, and a record with a region is an
+    error), the records are written as they come, never held in memory together.
 
     >>> import io
     >>> out = io.StringIO()
@@ -553,19 +733,27 @@ def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str]
     if fmt not in FORMATS:
         msg = f"unknown hash list format {format!r}; expected one of {FORMATS} or 'text'"
         raise ValueError(msg)
-    recs = [_as_record(r) for r in records]
+    if regions is None:
+        recs: Iterable[HashRecord] = [_as_record(r) for r in records]
+        regions = any(r.region_kind != "whole" or r.region is not None for r in recs)  # type: ignore[union-attr]
+    else:
+        recs = map(_as_record, records)
+    count = [0]
     if not isinstance(path_or_file, (str, os.PathLike)):
         if isinstance(path_or_file, io.TextIOBase) or not _is_binary(path_or_file):
-            _render(recs, fmt, path_or_file)
+            _render(recs, fmt, path_or_file, regions, count)
         else:
-            buf = io.StringIO()
-            _render(recs, fmt, buf)
-            path_or_file.write(buf.getvalue().encode("utf-8"))
-        return len(recs)
+            text = io.TextIOWrapper(path_or_file, encoding="utf-8", newline="", write_through=True)
+            try:
+                _render(recs, fmt, text, regions, count)
+                text.flush()
+            finally:
+                text.detach()  # the caller's file stays open
+        return count[0]
     path = os.fspath(path_or_file)
     with atomic_write(path, binary=False) as f:
-        _render(recs, fmt, f)
-    return len(recs)
+        _render(recs, fmt, f, regions, count)
+    return count[0]
 
 
 def _is_binary(f: Any) -> bool:
@@ -582,10 +770,14 @@ def import_hash_list(store: Any, path: str | os.PathLike[str] | IO[Any], *, skip
 
     Returns ``(hashes imported, skipped lines)``. Strict by default: a bad line raises
     :class:`~photomatch.errors.HashFormatError` (file and line) and the store is left unchanged.
-    Each row becomes an item, except that rows sharing an ``id`` become one item with several
-    hashes (as :func:`export_hash_list` writes items with both algorithms). An item's label is
-    its row's label, else ``label``; its source the row's source/path; its note records the file
-    and line (and the list's id).
+    Each row becomes an item, except that consecutive rows sharing an ``id`` become one item with
+    several hashes (as :func:`export_hash_list` writes an item's hashes, one after the other). An
+    item's label is its row's label, else ``label``; its source the row's source/path; its note
+    records the file and line (and the list's id).
+
+    The list is streamed: read, checked and inserted a block of rows at a time inside the one
+    transaction, so memory stays bounded whatever its length (``benchmarks/bench_memory.py
+    --lists``), and parsing runs in a thread beside SQLite's inserts.
 
     >>> import io, os, tempfile
     >>> from photomatch.store import Store
@@ -595,24 +787,67 @@ def import_hash_list(store: Any, path: str | os.PathLike[str] | IO[Any], *, skip
     (2, [])
     2
     """
-    records, skipped, name = _parse(path, skip_invalid=skip_invalid, format=format)
-    base = os.path.basename(name)
-    groups: dict[Any, list[HashRecord]] = {}
-    for r in records:
-        key = ("id", r.id) if r.id is not None else ("line", r.line)
-        groups.setdefault(key, []).append(r)
-    items = []
-    for rs in groups.values():
-        first = rs[0]
-        note = f"imported from {base}, line {first.line}" + (f", id {first.id}" if first.id is not None else "")
-        items.append({
-            "hashes": [(r.algorithm, r.bits, r.quality, r.region, r.region_kind) for r in rs],
-            "label": first.label if first.label is not None else label,
-            "source": first.source,
-            "note": note,
-        })
-    store.add_items(items)
-    return len(records), skipped
+    skipped: list[SkippedLine] = []
+    counted = [0]
+    with _opened(path) as (f, name):
+        blocks = _blocks(f, name, skip_invalid=skip_invalid, format=format, skipped=skipped)
+        # Parsing (Python) runs in a thread beside the inserts (SQLite, without the GIL).
+        store.add_item_columns(_item_columns(prefetch(blocks), os.path.basename(name), label, counted))
+    return counted[0], skipped
+
+
+def _item_columns(blocks: Iterable[_Rows], base: str, label: str | None, counted: list[int]) -> Iterator[Any]:
+    """Store blocks (``ItemColumns``) from list blocks. Consecutive rows sharing an ``id`` become
+    one item (as :func:`export_hash_list` writes an item's hashes); the rows of a block's last
+    item are carried into the next block, which may go on with it (bounded: a run of one id
+    longer than ``_BLOCK`` rows may be cut into two items)."""
+    from .store import ItemColumns
+
+    carry: _Rows | None = None
+    for rows in itertools.chain(blocks, [None]):
+        final = rows is None
+        if final:
+            if carry is None:
+                break
+            rows = carry
+        else:
+            counted[0] += len(rows.lines)  # type: ignore[union-attr]
+            if carry is not None:
+                rows = _Rows(*(a + b for a, b in zip(carry, rows)))  # type: ignore[arg-type]
+        carry = None
+        assert rows is not None
+        ids = rows.ids
+        n = len(ids)
+        if n == 0:
+            continue
+        if ids.count(None) == n:
+            starts = list(range(n))
+        else:  # an item starts where the id changes, and at every row without one
+            starts = [0] + [i for i in range(1, n) if ids[i] is None or ids[i] != ids[i - 1]]
+        last = starts[-1]
+        if not final and ids[last] is not None and n - last < _BLOCK:
+            carry = _Rows(*(col[last:] for col in rows))
+            rows = _Rows(*(col[:last] for col in rows))
+            starts.pop()
+            n = last
+            if n == 0:
+                continue
+        labels = [rows.labels[i] for i in starts]
+        if label is not None and None in labels:
+            labels = [label if v is None else v for v in labels]
+        notes = [f"imported from {base}, line {rows.lines[i]}" + (f", id {ids[i]}" if ids[i] is not None else "")
+                 for i in starts]
+        yield ItemColumns(labels, [rows.sources[i] for i in starts], notes, _item_of(starts, n), rows.algorithms,
+                          rows.bits, rows.qualities, rows.regions, rows.kinds)
+
+
+def _item_of(starts: list[int], n: int) -> list[int]:
+    """Per row, the index of its item, given the rows where items start (0 first)."""
+    if len(starts) == n:
+        return list(range(n))
+    marks = np.zeros(n, dtype=np.int64)
+    marks[starts] = 1
+    return (np.cumsum(marks) - 1).tolist()
 
 
 def export_hash_list(store: Any, path_or_file: str | os.PathLike[str] | IO[Any], *, format: str = "csv",
@@ -623,10 +858,12 @@ def export_hash_list(store: Any, path_or_file: str | os.PathLike[str] | IO[Any],
     a path is written atomically and owner-only (0600). The list imports back with
     :func:`import_hash_list`.
     """
-    records = []
-    for item in store.items():
-        for h in item.hashes:
-            if algorithm is None or h.algorithm == algorithm:
-                records.append(HashRecord(h.algorithm, h.bits.hex(), h.quality, str(item.id), item.label,
-                                          item.source, h.region_kind, h.region))
-    return write_hash_list(records, path_or_file, format=format)
+    def records() -> Iterator[HashRecord]:
+        for item in store.items():
+            for h in item.hashes:
+                if algorithm is None or h.algorithm == algorithm:
+                    yield HashRecord(h.algorithm, h.bits.hex(), h.quality, str(item.id), item.label, item.source,
+                                     h.region_kind, h.region)
+
+    # Streamed: the region columns are chosen by asking the store first, not by holding the records.
+    return write_hash_list(records(), path_or_file, format=format, regions=store.has_regions(algorithm))

@@ -52,6 +52,7 @@ SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file, and 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import os
 import re
@@ -68,7 +69,7 @@ import numpy as np
 
 from ._version import __version__
 from ._fileio import fsync_dir, open_regular
-from ._text import storable
+from ._text import _has_surrogate, storable
 from .algorithms import ALGORITHMS as _RECORDS
 from .algorithms import get as _get_algorithm
 from .errors import StoreError, StoreLockedError
@@ -79,7 +80,7 @@ from .index_cache import IndexCache, note_removals
 if TYPE_CHECKING:
     from .verify import Features
 
-__all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "Store", "StoredHash"]
+__all__ = ["ALGORITHMS", "SCHEMA_VERSION", "Hit", "Item", "ItemColumns", "Store", "StoredHash"]
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,27 @@ class Item:
 
     def __repr__(self) -> str:
         return f"Item(id={self.id}, label={self.label!r}, source={self.source!r}, hashes={len(self.hashes)})"
+
+
+@dataclass
+class ItemColumns:
+    """A block of items in columns: the store's bulk form (:meth:`Store.add_item_columns`).
+
+    Per item: ``labels``, ``sources``, ``notes``. Per hash: ``item_of`` (the index of its item in
+    this block, each item having at least one hash), ``algorithms``, ``bits``, ``qualities``,
+    ``regions``, ``kinds``. Columns, not objects, because a million-line hash list is read as a
+    few hundred of these.
+    """
+
+    labels: list[str | None]
+    sources: list[str | None]
+    notes: list[str | None]
+    item_of: list[int]
+    algorithms: list[str]
+    bits: list[bytes]
+    qualities: list[int | None]
+    regions: list[Region | None]
+    kinds: list[str]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +351,83 @@ def _check_keypoints(data: Any, descriptor: str = "orb") -> tuple[str, bytes]:
 
 def _region_of(x: Any, y: Any, w: Any, h: Any) -> Region | None:
     return None if x is None else (x, y, w, h)
+
+
+# -- the bulk form ------------------------------------------------------------------------------
+
+# The common block (one algorithm, whole-image hashes, one label and source) is inserted by two
+# statements that read the block from JSON arrays inside SQLite (json_each), not row by row from
+# Python: the statement then runs without the GIL while the next block is parsed. A hash's item
+# id and quality travel as one integer, (id << 7) | (quality + 1), 0 meaning no quality.
+_JSON_ITEMS = ("INSERT INTO items (id, label, source, added, note)"
+               " SELECT ? + key, ?, ?, ?, value FROM json_each(?)")
+_JSON_HASHES = ("INSERT INTO hashes (item_id, algorithm, bits, quality, kind)"
+                " SELECT value >> 7, ?, substr(?, key * ? + 1, ?), nullif(value & 127, 0) - 1, 'whole'"
+                " FROM json_each(?)")
+_ROW_ITEMS = "INSERT INTO items (id, label, source, added, note) VALUES (?, ?, ?, ?, ?)"
+_ROW_HASHES = ("INSERT INTO hashes (item_id, algorithm, bits, quality, x, y, w, h, kind)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _check_columns(b: ItemColumns) -> int:
+    """The number of items of a block whose values are valid; ValueError/TypeError otherwise."""
+    n = len(b.labels)
+    h = len(b.item_of)
+    if not (len(b.sources) == len(b.notes) == n and
+            len(b.algorithms) == len(b.bits) == len(b.qualities) == len(b.regions) == len(b.kinds) == h):
+        msg = "an ItemColumns block has columns of different lengths"
+        raise ValueError(msg)
+    if n == 0:
+        if h:
+            msg = "an ItemColumns block has hashes but no items"
+            raise ValueError(msg)
+        return 0
+    # item_of runs 0, 0, 1, 2, 2, ... n - 1: every item has a hash, in order
+    steps = np.diff(np.asarray(b.item_of, dtype=np.int64))
+    if b.item_of[0] != 0 or b.item_of[-1] != n - 1 or (steps.size and (steps.min() < 0 or steps.max() > 1)):
+        msg = "ItemColumns.item_of must run from 0 to the last item in steps of 0 or 1"
+        raise ValueError(msg)
+    for name, column in (("label", b.labels), ("source", b.sources), ("note", b.notes)):
+        present = [v for v in column if v is not None] if None in column else column
+        if present and (set(map(type, present)) != {str} or max(map(len, present)) > MAX_TEXT
+                        or _has_surrogate("".join(present))):
+            column[:] = [_check_text(v, name) if v is not None else None for v in column]  # says which and why
+    sizes = {a: ALGORITHMS[_check_algorithm(a)] for a in set(b.algorithms)}
+    if set(map(len, b.bits)) != set(sizes.values()) or len(sizes) > 1:
+        for x, a in zip(b.bits, b.algorithms):
+            if len(x) != sizes[a]:
+                msg = f"a {a} hash has {sizes[a]} bytes, got {len(x)}"
+                raise ValueError(msg)
+    if set(map(type, b.bits)) != {bytes}:
+        msg = "hash bits must be bytes"
+        raise TypeError(msg)
+    qualities = [q for q in b.qualities if q is not None] if None in b.qualities else b.qualities
+    if qualities and (set(map(type, qualities)) != {int} or min(qualities) < 0 or max(qualities) > 100):
+        b.qualities[:] = [_check_quality(q) if q is not None else None for q in b.qualities]
+    if b.regions.count(None) != h:
+        b.regions[:] = [_check_region(r) if r is not None else None for r in b.regions]
+    if b.kinds.count("whole") != h and any(not isinstance(k, str) or not k for k in b.kinds):
+        msg = "region_kind must be a non-empty str"
+        raise ValueError(msg)
+    return n
+
+
+def _insert_columns(con: sqlite3.Connection, b: ItemColumns, first_id: int, added: str) -> None:
+    n = len(b.labels)
+    if len(set(b.labels)) == 1 and len(set(b.sources)) == 1:
+        con.execute(_JSON_ITEMS, (first_id, b.labels[0], b.sources[0], added, json.dumps(b.notes)))
+    else:
+        con.executemany(_ROW_ITEMS, zip(range(first_id, first_id + n), b.labels, b.sources, [added] * n, b.notes))
+    algorithms = set(b.algorithms)
+    if (len(algorithms) == 1 and first_id + n < 2**55 and b.regions.count(None) == len(b.regions)
+            and b.kinds.count("whole") == len(b.kinds)):
+        size = ALGORITHMS[next(iter(algorithms))]
+        packed = [(first_id + i) << 7 | (q + 1 if q is not None else 0) for i, q in zip(b.item_of, b.qualities)]
+        con.execute(_JSON_HASHES, (b.algorithms[0], b"".join(b.bits), size, size, json.dumps(packed)))
+    else:
+        con.executemany(_ROW_HASHES, [
+            (first_id + i, a, x, q, *(r if r is not None else (None,) * 4), k)
+            for i, a, x, q, r, k in zip(b.item_of, b.algorithms, b.bits, b.qualities, b.regions, b.kinds)])
 
 
 def _now() -> str:
@@ -665,6 +764,35 @@ class Store:
                 ids.append(item_id)
         return ids
 
+    def add_item_columns(self, blocks: Iterable[ItemColumns]) -> int:
+        """Add blocks of items in ONE transaction (all or nothing); return how many items.
+
+        The blocks are read as the transaction goes, so an iterable that produces them (a hash
+        list being parsed) is never held in memory whole; if it raises, nothing is added. Values
+        are checked as :meth:`add_items` checks them (the text limits, the algorithms, the bits'
+        lengths, qualities and regions).
+
+        >>> import os, tempfile
+        >>> cols = ItemColumns(["a", None], [None, None], [None, None], [0, 1, 1], ["phash", "phash", "pdq"],
+        ...                    [bytes(8), b"1" * 8, bytes(32)], [None, 90, 100], [None] * 3, ["whole"] * 3)
+        >>> with Store(os.path.join(tempfile.mkdtemp(), "s.db")) as store:
+        ...     store.add_item_columns([cols]), [len(i.hashes) for i in store.items()]
+        (2, [1, 2])
+        """
+        added = _now()
+        total = 0
+        with self._write("adding items") as con:
+            next_id = 1 + max(int(con.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]),
+                              int(con.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence"
+                                              " WHERE name = 'items'").fetchone()[0]))
+            for block in blocks:
+                n = _check_columns(block)
+                if n:
+                    _insert_columns(con, block, next_id, added)
+                    next_id += n
+                    total += n
+        return total
+
     def remove(self, item_ids: Iterable[int] | int) -> int:
         """Remove items (with their hashes and keypoints); return how many existed.
 
@@ -788,6 +916,15 @@ class Store:
         rows = con.execute(
             f"SELECT id, label, source, sha256, size, added, note FROM items WHERE id IN ({marks}) ORDER BY id", ids)
         return [Item(*row, hashes=tuple(hashes.get(row[0], ()))) for row in rows]
+
+    def has_regions(self, algorithm: str | None = None) -> bool:
+        """Whether any hash (of ``algorithm``, or of any) covers a region or has a kind other than whole."""
+        sql = "SELECT 1 FROM hashes WHERE (kind != 'whole' OR x IS NOT NULL)"
+        args: tuple[Any, ...] = ()
+        if algorithm is not None:
+            sql, args = sql + " AND algorithm = ?", (_check_algorithm(algorithm),)
+        with self._read("looking for region hashes") as con:
+            return con.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def count(self) -> int:
         """Number of items."""
