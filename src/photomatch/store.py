@@ -32,7 +32,9 @@ fsync.
 Concurrency. Writes take ``BEGIN IMMEDIATE`` (the write lock up front, so two writers never
 deadlock on a lock upgrade); reads run in a deferred transaction (one consistent snapshot per
 search). Every wait on a lock is bounded by ``timeout`` seconds, then
-:class:`~photomatch.errors.StoreLockedError` names the store. One ``Store`` object may be shared
+:class:`~photomatch.errors.StoreLockedError` names the store. Several processes may create one new
+store at once: the switch to WAL (which SQLite does not retry itself) is retried until
+``timeout``, and the schema is created once, under the write lock, by whichever comes first. One ``Store`` object may be shared
 by threads (an internal lock serialises its use of the connection).
 
 Privacy. The database file is created by :func:`os.open` with mode 0600 before SQLite opens it;
@@ -59,6 +61,7 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -555,21 +558,20 @@ class Store:
             raise StoreError(msg)
         mode = con.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal" and not self.read_only:
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                msg = f"{self.path}: cannot use a write-ahead log (journal mode stays {mode!r})"
-                raise StoreError(msg)
+            self._use_wal()
         self._protect_side_files()
 
     def _initialise(self) -> None:
         con = self._connection()
-        if self._refuse_foreign(con):
+        con.execute("BEGIN")  # one snapshot: another process may commit the schema between two reads
+        try:
+            known = self._refuse_foreign(con)
+        finally:
+            con.execute("COMMIT")
+        if known:
             return  # another process initialised it meanwhile
         # WAL first (it cannot change inside a transaction); persistent, so done once per file.
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            msg = f"{self.path}: cannot use a write-ahead log (journal mode stays {mode!r})"
-            raise StoreError(msg)
+        self._use_wal()
         self._protect_side_files()
         self._begin_write()
         try:
@@ -591,6 +593,30 @@ class Store:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
+
+    def _use_wal(self) -> None:
+        """Switch the file to a write-ahead log, waiting up to ``timeout`` for other processes.
+
+        The switch needs every other connection out of the way for a moment, and SQLite does not
+        run its busy handler for it when another connection holds the write lock (it would be a
+        deadlock between lock upgrades): the statement fails at once. Several processes creating
+        one new store meet exactly that, so the switch is retried here until the deadline.
+        """
+        con = self._connection()
+        deadline = time.monotonic() + self.timeout
+        pause = 0.001
+        while True:
+            try:
+                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
+        if mode.lower() != "wal":
+            msg = f"{self.path}: cannot use a write-ahead log (journal mode stays {mode!r})"
+            raise StoreError(msg)
 
     def _upgrade(self, version: int) -> int:
         """Bring an older store's schema to this version, in one write transaction; return the
