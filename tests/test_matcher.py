@@ -246,6 +246,29 @@ def test_boxes_are_in_the_query_files_pixels_when_decoded_small(store_path, tmp_
         assert found.region == (0, 0, 1600, 1200)
 
 
+def test_robust_stages_work_on_a_bounded_copy_of_a_giant_image(store_path, tmp_path, monkeypatch):
+    """A PNG larger than ROBUST_MAX_SIDE is matched by its robust stages on a smaller copy (issue 9's
+    cost bound); the photo pasted in it is found, with its box in the file's own pixels."""
+    from photomatch import matcher as matcher_module
+
+    reported = photo(91, 300, 400)
+    canvas = np.full((900, 1400, 3), 235, np.uint8)
+    canvas[250:550, 600:1000] = reported
+    path = tmp_path / "giant.png"
+    Image.fromarray(canvas).save(path)
+    with Matcher(store_path) as m:
+        [item] = m.add([reported], features=True)
+        [full] = m.match(path, mode="robust")
+        monkeypatch.setattr(matcher_module, "ROBUST_MAX_SIDE", 700)  # the query is twice that
+        seen = []
+        real = matcher_module.extract_features
+        monkeypatch.setattr(matcher_module, "extract_features", lambda px, *a, **k: seen.append(px.shape) or real(px, *a, **k))
+        [small] = m.match(path, mode="robust")
+    assert full.id == small.id == item
+    assert seen and max(seen[0][:2]) == 700
+    assert _close(full.region, (600, 250, 400, 300), tol=12) and _close(small.region, (600, 250, 400, 300), tol=12)
+
+
 def test_caption_band_fallback_finds_a_photo_under_meme_text(store_path, monkeypatch):
     """Captions over the top and bottom take the query's keypoint budget; the central band's own
     features still confirm the photo."""

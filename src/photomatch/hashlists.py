@@ -304,20 +304,19 @@ def _delimited_rows(lines: Iterable[str], fmt: str) -> Iterator[tuple[int, list[
                 yield n, line.split("\t"), line.lstrip().startswith("#")
         return
     reader = csv.reader(lines, strict=True)
-    while True:
-        start = reader.line_num + 1  # where the next record begins (a quoted field may span lines)
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _BadCsv(start, f"malformed CSV from this line on ({exc})") from None
-        joined = "".join(cells)
-        if joined and not joined.isspace():
-            comment = cells[0].lstrip().startswith("#")
-            if "'" in joined:  # csv_value changes only cells that start with it
-                cells = [csv_value(c) for c in cells]
-            yield reader.line_num, cells, comment
+    end = 0  # the line the last record ended on; the next one begins after it
+    try:
+        for cells in reader:
+            end = reader.line_num
+            joined = "".join(cells)
+            if joined and not joined.isspace():
+                first = cells[0]
+                comment = first[:1] == "#" or (first[:1].isspace() and first.lstrip()[:1] == "#")
+                if "'" in joined:  # csv_value changes only cells that start with it
+                    cells = [csv_value(c) for c in cells]
+                yield end, cells, comment
+    except csv.Error as exc:
+        raise _BadCsv(end + 1, f"malformed CSV from this line on ({exc})") from None
 
 
 class _BadCsv(Exception):

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -79,6 +80,10 @@ CAPTION_MARGIN = 0.2
 """Fraction of the query's height left out at the top and at the bottom when nothing
 matched and the query is verified again on its central band: meme captions there hold the
 strongest corners and take most of the keypoint budget (figures in benchmarks/README.md)."""
+
+#: The longest side the robust stages work at (the whole-image hashes always see every pixel). A
+#: JPEG's draft decode is already smaller; this bounds a giant PNG or TIFF's cost (issue 9).
+ROBUST_MAX_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -457,6 +462,13 @@ class Matcher:
             draft = None if exact else PDQ.draft_min_side
             pixels, scale = loading.load_pixels(image, max_pixels=self.max_pixels, draft_min_side=draft)
         size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
+        if robust and max(pixels.shape[:2]) > ROBUST_MAX_SIDE:
+            # The robust stages (regions, views, features, repairs) work on one copy of bounded size,
+            # as they do on a JPEG's draft decode, so a giant PNG or TIFF costs them no more than that.
+            f = ROBUST_MAX_SIDE / max(pixels.shape[:2])
+            pixels = cv2.resize(pixels, (max(1, round(pixels.shape[1] * f)), max(1, round(pixels.shape[0] * f))),
+                                interpolation=cv2.INTER_AREA)
+            scale /= f
         searched = "pdq" in algos or "features" in algos
         pdq: list[tuple[str, bytes]] = []
         found: list[tuple[Box, bytes, int, int]] = []
