@@ -12,7 +12,9 @@ instead of hanging.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -21,7 +23,9 @@ import time
 
 import pytest
 
-from photomatch import Store
+from photomatch import OutputPathError, Store
+from photomatch.cli import main
+from photomatch.hashlists import export_hash_list
 
 PYTHON = sys.executable
 
@@ -83,3 +87,108 @@ def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path, round_):
     with Store(path, create=False) as store:
         assert sorted(item.label for item in store.items()) == [f"process {k}" for k in range(n)]
         assert store._connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# --- item 6: output written only where it may be -----------------------------------------------
+
+
+@pytest.fixture
+def exported_store(tmp_path):
+    """A store of three items, and the hash list its export must give (written to a new file)."""
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        for k in range(3):
+            store.add_item([("pdq", bytes([k + 7]) * 32, 90)], label=f"item {k}")
+    reference = tmp_path / "reference.csv"
+    assert main(["export", str(path), "-o", str(reference)]) == 0
+    text = reference.read_bytes()
+    assert text.count(b"\n") == 4 and b"item 2" in text  # a header and three rows
+    assert stat.S_IMODE(reference.stat().st_mode) == 0o600
+    return path, text
+
+
+def test_export_to_a_fifo_streams_into_it(exported_store, tmp_path):
+    store, expected = exported_store
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert main(["export", str(store), "-o", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert got == [expected]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the FIFO, not a file renamed over it
+
+
+def test_export_to_stdout_and_to_dev_stdout(exported_store):
+    store, expected = exported_store
+    for target in ("-", "/dev/stdout"):
+        done = _run(["export", str(store), "-o", target])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
+
+
+def _char_device(tmp_path):
+    """A character device to write to: a null device made here (as root: a regression replaces
+    it, not the system's), else /dev/null itself (which a user without root cannot replace)."""
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, AttributeError):
+        return "/dev/null"
+    return str(node)
+
+
+def test_export_to_a_character_device_keeps_the_device(exported_store, tmp_path):
+    store, _ = exported_store
+    device = _char_device(tmp_path)
+    before = os.stat(device)
+    assert main(["export", str(store), "-o", device]) == 0
+    after = os.stat(device)
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_export_replaces_a_regular_file_atomically_and_keeps_a_link(exported_store, tmp_path):
+    store, expected = exported_store
+    target = tmp_path / "list.csv"
+    target.write_bytes(b"old contents\n")
+    target.chmod(0o644)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert main(["export", str(store), "-o", str(link)]) == 0
+    assert link.is_symlink() and target.read_bytes() == expected
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # holds reported hashes
+
+
+def _refused_outputs(tmp_path):
+    yield "a directory", str(tmp_path)
+    yield "a missing folder", str(tmp_path / "no" / "such" / "folder" / "list.csv")
+    sock = tmp_path / "sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock))
+    yield "a socket", str(sock)
+    server.close()
+    block = tmp_path / "block"
+    try:
+        os.mknod(block, stat.S_IFBLK | 0o600, os.makedev(7, 0))
+    except (PermissionError, AttributeError):
+        return  # a block device can only be made by root; the kinds above still run
+    yield "a block device", str(block)
+
+
+def test_export_refuses_other_outputs_with_one_line(exported_store, tmp_path):
+    store, _ = exported_store
+    seen = []
+    for what, path in _refused_outputs(tmp_path):
+        before = os.lstat(path) if os.path.lexists(path) else None
+        done = _run(["export", str(store), "-o", path])
+        err = done.stderr.decode()
+        assert done.returncode == 2, (what, err)
+        assert err.count("\n") == 1 and path in err and "Traceback" not in err, (what, err)
+        if before is not None:  # left as it was
+            after = os.lstat(path)
+            assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), what
+        seen.append(what)
+    assert seen[:3] == ["a directory", "a missing folder", "a socket"]
+    with Store(store, create=False) as s, pytest.raises(OutputPathError, match="is a directory"):
+        export_hash_list(s, str(tmp_path))  # the API refuses the same way

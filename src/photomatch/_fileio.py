@@ -1,5 +1,6 @@
 """File-system helpers: the one way to open a file for reading (regular files only, bounded),
-and the atomic writer shared by the modules that write files holding hashes."""
+the atomic writer shared by the modules that write files holding hashes, and the one way to open
+a path a user names for output (:func:`open_output`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import errno
 import hashlib
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
+
+from .errors import OutputPathError
 
 
 def fsync_dir(folder: str) -> None:
@@ -49,6 +53,65 @@ def atomic_write(path: str, *, binary: bool = True) -> Iterator[IO[Any]]:
     fsync_dir(folder)
 
 
+def output_kind(path: str) -> str:
+    """How :func:`open_output` writes ``path``, or :class:`~photomatch.errors.OutputPathError`
+    for a path it refuses (checked before any work starts, and again when it opens).
+
+    - ``"stdout"``: ``-``;
+    - ``"file"``: a regular file or a new name in an existing folder: written atomically;
+    - ``"stream"``: a FIFO or a character device (a pipe, ``/dev/null``, ``/dev/stdout``, a
+      terminal): written in place, never replaced by a file (``-o /dev/null`` run as root must
+      not turn the system's device into a regular file);
+    - refused: a directory, a socket, a block device, a missing folder.
+
+    Links are followed, as a shell's ``>`` follows them.
+    """
+    if path == "-":
+        return "stdout"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.realpath(path))
+        if not os.path.isdir(folder):
+            raise OutputPathError(path, f"no folder {folder}") from None
+        return "file"
+    except OSError as e:  # a parent that is a file, a link loop, no permission
+        raise OutputPathError(path, e.strerror or str(e)) from None
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return "stream"
+    raise OutputPathError(path, f"is {_kind(st.st_mode)}; name a file, a FIFO or '-' (standard output)")
+
+
+@contextmanager
+def open_output(path: str, *, binary: bool = True) -> Iterator[IO[Any]]:
+    """Open a path a user named for writing (``-o``), as :func:`output_kind` says: standard output
+    for ``-``; a FIFO or a character device as a stream (opened without creating or truncating;
+    a FIFO waits here for its reader, as a shell's ``>`` does); a regular file or a new path with
+    :func:`atomic_write` (0600, all or nothing; a link is kept and its target replaced)."""
+    kind = output_kind(path)
+    if kind == "stdout":
+        out = sys.stdout.buffer if binary else sys.stdout
+        yield out
+        out.flush()
+        return
+    if kind == "file":
+        with atomic_write(os.path.realpath(path), binary=binary) as f:
+            yield f
+        return
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):  # swapped since it was checked
+            raise OutputPathError(path, f"became {_kind(mode)} while it was opened")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        yield f
+
+
 class NotRegularFileError(OSError):
     """Raised by :func:`open_regular` for a FIFO, device, socket, directory or unexpected link."""
 
@@ -58,8 +121,10 @@ def _kind(mode: int) -> str:
         return "a directory"
     if stat.S_ISFIFO(mode):
         return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
     if stat.S_ISSOCK(mode):
         return "a socket"
     if stat.S_ISLNK(mode):

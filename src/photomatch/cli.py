@@ -24,12 +24,13 @@ from tqdm import tqdm
 
 from . import __version__
 from ._accel import IMPLEMENTATION
+from ._fileio import output_kind
 from .algorithms import ALGORITHMS, CHOICES, IMAGE_NAMES, NAMES, PDQ, PHASH, VPDQ
 from .algorithms import get as get_algorithm
 from .dedup import find_groups
 from .demo import run_demo
 from ._text import csv_cell, escape, escaped
-from .errors import PhotomatchError, run_item
+from .errors import OutputPathError, PhotomatchError, run_item
 from .evidence import ReportWriter, check_report
 from .files import iter_image_paths
 from .hashing import HashResult, RegionHash, hash_files, region_hashes
@@ -414,13 +415,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     with _open_matcher(args.store, create=False) as m:
-        if args.output == "-":
-            export_hash_list(m.store, sys.stdout, format=args.format)
-            return EXIT_OK
-        try:
+        try:  # -, a FIFO, a device, a file: _fileio.open_output decides how
             export_hash_list(m.store, args.output, format=args.format)
         except OSError as e:  # e.g. a full disk: the old file, if any, is left as it was
-            raise PhotomatchError(f"{args.output}: cannot write: {e.strerror}") from e
+            raise PhotomatchError(f"{escape(args.output)}: cannot write: {e.strerror}") from e
     return EXIT_OK
 
 
@@ -498,13 +496,10 @@ def _check_dedup(args: argparse.Namespace) -> None:
 
 
 def _check_output(args: argparse.Namespace) -> None:
-    if args.output == "-":
-        return
-    folder = os.path.dirname(args.output) or "."
-    if os.path.isdir(args.output):
-        raise _UsageError(f"argument -o/--output: {args.output} is a folder; name a file")
-    if not os.path.isdir(folder):
-        raise _UsageError(f"argument -o/--output: no folder {folder}")
+    try:
+        output_kind(args.output)
+    except OutputPathError as e:
+        raise _UsageError(f"argument -o/--output: {e}") from None
 
 
 def _share(text: str) -> float:
@@ -665,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "check", None) is not None:
             args.check(args)
     except _UsageError as e:
-        print(_usage_line(f"{parser.prog} {args.command}", str(e)), end="", file=sys.stderr)
+        print(_usage_line(f"{parser.prog} {args.command}", escape(str(e))), end="", file=sys.stderr)
         return EXIT_ERROR
     try:
         return int(args.func(args))

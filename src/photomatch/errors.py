@@ -86,6 +86,19 @@ class IndexFileError(PhotomatchError, ValueError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class OutputPathError(PhotomatchError, ValueError):
+    """A path photomatch was asked to write and must not: a directory, a socket, a block device,
+    or a new name in a folder that does not exist.
+
+    ``path`` names it and ``reason`` says what it is.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 class FeatureFormatError(PhotomatchError, ValueError):
     """Serialised local features are malformed (wrong version, truncated, inconsistent sizes)."""
 

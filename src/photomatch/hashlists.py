@@ -56,7 +56,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from ._fileio import atomic_write, open_regular
+from ._fileio import open_output, open_regular
 from ._text import csv_cell, csv_value, escape, unescape
 from .algorithms import ALGORITHMS, NAMES, by_hex_length, hex_lengths
 from .errors import HashFormatError, UnknownAlgorithmError
@@ -714,7 +714,10 @@ def _render(records: Iterable[HashRecord], fmt: str, out: IO[str], regions: bool
 def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str] | IO[Any], *,
                     format: str = "csv", regions: bool | None = None) -> int:
     """Write records (:class:`HashRecord` or ``Hash`` values) as CSV, TSV or JSON lines; return
-    how many. A path is written atomically (temporary file, fsync, rename) and owner-only (0600).
+    how many. A path is opened by :func:`photomatch._fileio.open_output`: a regular file or a new
+    name is written atomically (temporary file, fsync, rename) and owner-only (0600); a FIFO or a
+    character device (``/dev/null``) is written as a stream, never replaced; ``"-"`` is standard
+    output; a directory, a socket, a block device or a missing folder raises OutputPathError.
 
     Columns: ``algo, hex, quality, id, label, source``, plus ``kind, x, y, w, h`` when a record
     has a region or a ``region_kind`` other than ``"whole"``; :func:`read_hash_list` reads them back equal.
@@ -749,8 +752,7 @@ def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str]
             finally:
                 text.detach()  # the caller's file stays open
         return count[0]
-    path = os.fspath(path_or_file)
-    with atomic_write(path, binary=False) as f:
+    with open_output(os.fspath(path_or_file), binary=False) as f:
         _render(recs, fmt, f, regions, count)
     return count[0]
 
