@@ -12,6 +12,7 @@ instead of hanging.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import stat
@@ -21,9 +22,12 @@ import textwrap
 import threading
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from photomatch import OutputPathError, Store
+import photomatch
+from photomatch import Matcher, OutputPathError, Store
 from photomatch.cli import main
 from photomatch.hashlists import export_hash_list
 
@@ -192,3 +196,109 @@ def test_export_refuses_other_outputs_with_one_line(exported_store, tmp_path):
     assert seen[:3] == ["a directory", "a missing folder", "a socket"]
     with Store(store, create=False) as s, pytest.raises(OutputPathError, match="is a directory"):
         export_hash_list(s, str(tmp_path))  # the API refuses the same way
+
+
+# --- item 7b: stores that cannot be written ---------------------------------------------------
+
+
+@pytest.fixture
+def photo_store(tmp_path):
+    """A closed store of one image (no -wal, no -shm), the image, and the store's bytes."""
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    path = folder / "s.db"
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(photo)
+    with Matcher(path) as m:
+        [added] = m.add_many([str(photo)], workers=1)
+        assert added.ok and added.id == 1
+    assert sorted(os.listdir(folder)) == ["s.db"]
+    return path, photo, path.read_bytes()
+
+
+def test_read_only_open_never_writes_the_store(photo_store):
+    path, photo, before = photo_store
+    with Matcher(path, create=False, read_only=True) as m:
+        assert [x.id for x in m.match(str(photo), mode="fast")] == [1]
+        with pytest.raises(photomatch.StoreError):
+            m.store.add_item([("pdq", bytes(32), 100)])
+        assert m.info()["opened"] == "read-only"
+    assert path.read_bytes() == before
+    # SQLite's mode=ro may make an empty -wal and its -shm where the folder allows: no data in them.
+    wal = path.parent / "s.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert not (path.parent / "s.db.pdq.index").exists()  # a read-only store saves no cache
+
+
+def test_read_only_without_side_files_is_immutable(photo_store):
+    """Where the -wal cannot be made (a read-only folder; here, a folder planted in its place),
+    mode=ro cannot open a WAL store: it is read with immutable=1, the store file alone."""
+    path, photo, before = photo_store
+    (path.parent / "s.db-wal").mkdir()
+    with Matcher(path, create=False, read_only=True) as m:
+        assert [x.id for x in m.match(str(photo), mode="fast")] == [1]
+        assert m.info()["opened"] == "read-only, immutable"
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(path.parent)) == ["s.db", "s.db-wal"]  # no -shm made, the planted folder untouched
+
+
+_RO_MOUNT = """
+set -e
+mount --bind "$1" "$2"
+mount -o remount,bind,ro "$2"
+shift 2
+exec "$@"
+"""
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """``run(folder, argv)``: run ``python -m photomatch ARGV`` with ``folder`` seen read-only at
+    the returned mount point: a read-only bind mount in a private mount namespace (needs root or
+    user namespaces; skipped, saying so, where neither is allowed)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+
+    def run(folder, argv):
+        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", _RO_MOUNT, "sh", str(folder), str(mount)]
+        return subprocess.run(cmd + argv, capture_output=True, timeout=60, check=False)
+
+    probe = run(tmp_path, ["touch", str(mount / "x")]) if shutil.which("unshare") else None
+    if probe is None or b"Read-only file system" not in probe.stderr:
+        pytest.skip("cannot make a read-only bind mount here (unshare -m and mount need root or user namespaces)")
+    return mount, run
+
+
+def test_cli_matches_a_store_on_a_read_only_file_system(photo_store, read_only_mount):
+    path, photo, before = photo_store
+    mount, run = read_only_mount
+    for args in (["match", "--mode", "fast", str(mount / "s.db"), str(photo)], ["info", str(mount / "s.db")],
+                 ["export", str(mount / "s.db")]):
+        done = run(path.parent, [PYTHON, "-m", "photomatch", *args])
+        assert done.returncode == 0, (args, done.stderr.decode())
+        if args[0] == "match":
+            assert b"id=1\tdistance=0" in done.stdout
+        if args[0] == "info":
+            assert b"opened: read-only, immutable" in done.stdout
+    assert path.read_bytes() == before and sorted(os.listdir(path.parent)) == ["s.db"]
+
+
+def test_read_only_refuses_a_wal_it_cannot_read(photo_store, read_only_mount, tmp_path):
+    """A store left by a crash (its -wal holding commits, no -shm) on a read-only file system:
+    immutable=1 would match without those commits, so it is refused, naming the cause."""
+    path, _, _ = photo_store
+    mount, run = read_only_mount
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    with Store(path, create=False) as store:
+        store._connection().execute("PRAGMA wal_autocheckpoint = 0")
+        store.add_item([("pdq", bytes(32), 100)], label="only in the wal")
+        for name in ("s.db", "s.db-wal"):  # the files as a crash now would leave them
+            (crashed / name).write_bytes((path.parent / name).read_bytes())
+    assert (crashed / "s.db-wal").stat().st_size > 0
+    done = run(crashed, [PYTHON, "-m", "photomatch", "info", str(mount / "s.db")])
+    err = done.stderr.decode()
+    assert done.returncode == 2 and "holds commits" in err and err.count("\n") == 1, err
+    # Where the folder can be written, mode=ro reads the -wal's commits.
+    with Store(crashed / "s.db", create=False, read_only=True) as store:
+        assert [item.label for item in store.items()][-1] == "only in the wal"

@@ -187,8 +187,10 @@ def _hash_regions(args: argparse.Namespace, errors: _Errors) -> int:
 # --- store commands --------------------------------------------------------------------------
 
 
-def _open_matcher(path: str, *, create: bool) -> Any:
-    return Matcher(path, create=create)
+def _open_matcher(path: str, *, create: bool, reading: bool = False) -> Any:
+    """A command that only reads (match, info, export) still works on a store it cannot write
+    (read-only media): the store then opens read-only (and saves no index cache)."""
+    return Matcher(path, create=create, read_only="auto" if reading else False)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -216,7 +218,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         print("photomatch: --address needs --ray", file=sys.stderr)
         return EXIT_ERROR
     errors = _Errors()
-    with _open_matcher(args.store, create=False) as m, _open_ignore_list(args.store) as ignore:
+    with _open_matcher(args.store, create=False, reading=True) as m, _open_ignore_list(args.store) as ignore:
         report = _open_report(args, m.store) if args.report is not None else None  # before any work
         # On Ray the paths are gathered first (a dataset is built from the list); results come back in order.
         match_many = (lambda paths: _match_on_ray(args, list(paths))) if args.ray else None
@@ -322,7 +324,7 @@ def _open_ignore_list(store: str) -> Iterator[Any]:
     if not os.path.exists(path):
         yield None
         return
-    with _open_matcher(path, create=False) as m:
+    with _open_matcher(path, create=False, reading=True) as m:
         yield m
 
 
@@ -378,7 +380,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with _open_matcher(args.store, create=False) as m:
+    with _open_matcher(args.store, create=False, reading=True) as m:
         info = m.info()
     if args.json:
         print(json.dumps(info, default=str))
@@ -414,7 +416,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with _open_matcher(args.store, create=False) as m:
+    with _open_matcher(args.store, create=False, reading=True) as m:
         try:  # -, a FIFO, a device, a file: _fileio.open_output decides how
             export_hash_list(m.store, args.output, format=args.format)
         except OSError as e:  # e.g. a full disk: the old file, if any, is left as it was

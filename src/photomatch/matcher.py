@@ -251,7 +251,7 @@ class Matcher:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0,
-                 max_pixels: int = loading.DEFAULT_MAX_PIXELS, read_only: bool = False) -> None:
+                 max_pixels: int = loading.DEFAULT_MAX_PIXELS, read_only: bool | str = False) -> None:
         self.path = os.fspath(path)
         self.max_pixels = max_pixels
         self.store = Store(self.path, create=create, timeout=timeout, read_only=read_only)

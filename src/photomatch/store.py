@@ -444,6 +444,13 @@ def _run_script(con: sqlite3.Connection, script: str) -> None:
             con.execute(statement)
 
 
+def _writable(path: Path) -> bool:
+    """Whether the store file and its folder (for the -wal and -shm) can be written: False on a
+    read-only file system even for root (``access`` answers EROFS)."""
+    folder = path.resolve().parent
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
+
+
 def _is_locked(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -458,9 +465,11 @@ def _is_locked(exc: sqlite3.Error) -> bool:
 class Store:
     """A reports store: SQLite file of items and hashes, with a cached exact Hamming index.
 
-    ``Store(path, *, create=True, timeout=10.0)``: opens (or with ``create``, creates) the store
-    at ``path``; ``timeout`` bounds every wait on another process's lock. Use it as a context
-    manager or call :meth:`close` (which saves the index caches).
+    ``Store(path, *, create=True, timeout=10.0, read_only=False)``: opens (or with ``create``,
+    creates) the store at ``path``; ``timeout`` bounds every wait on another process's lock;
+    ``read_only`` (True, or ``"auto"``: where the file or its folder cannot be written) opens it
+    for reading only, never writing the database file (see :meth:`_connect_read_only`). Use it as
+    a context manager or call :meth:`close` (which saves the index caches).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "s.db")
@@ -471,15 +480,24 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 10.0,
-                 read_only: bool = False) -> None:
+                 read_only: bool | str = False) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             msg = f"timeout must be a non-negative number of seconds, got {timeout!r}"
+            raise ValueError(msg)
+        if read_only not in (True, False, "auto"):
+            msg = f"read_only must be True, False or 'auto', got {read_only!r}"
             raise ValueError(msg)
         self.path = Path(os.fspath(path))
         self.timeout = float(timeout)
         # Read-only: SQLite refuses every write, and the index caches are never saved (many
         # workers of a cluster open one store; the one that wrote it saves its caches).
+        # "auto": read-only only where the store or its folder cannot be written (a read-only
+        # file system, a store of another user), so that readers (match, info, export) still work.
+        if read_only == "auto":
+            read_only = os.path.exists(self.path) and not _writable(self.path)
         self.read_only = bool(read_only)
+        #: Opened with SQLite's ``immutable=1``: see :meth:`_connect_read_only`.
+        self.immutable = False
         create = create and not self.read_only
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
@@ -488,11 +506,11 @@ class Store:
         self._commits = 0  # our own commits: data_version does not count them
         self._prepare_file(create)
         try:
-            target: Any = self.path
             if self.read_only:
-                target = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._con = sqlite3.connect(target, timeout=self.timeout, isolation_level=None,
-                                        check_same_thread=False, uri=self.read_only)
+                self._con = self._connect_read_only()
+            else:
+                self._con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                            check_same_thread=False)
             self._setup()
         except sqlite3.Error as exc:
             self._abandon()
@@ -534,6 +552,37 @@ class Store:
         if head and head != _SQLITE_MAGIC:
             msg = f"{p}: not a photomatch store (not an SQLite database)"
             raise StoreError(msg)
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """SQLite's ``mode=ro``; where the write-ahead log's ``-shm`` cannot be created (a
+        read-only folder or file system), ``immutable=1``.
+
+        ``mode=ro`` never writes the database, but WAL readers share an index in ``<store>-shm``,
+        created if absent (and an empty ``-wal`` with it): that needs a writable folder.
+        ``immutable=1`` reads the database file alone, without locks or side files: right for a
+        store nobody writes (read-only media), wrong for one another process is writing (it would
+        not see their commits and could read a page mid-change), so it is only the fallback. A
+        non-empty ``-wal`` that cannot be read holds commits not yet in the database file:
+        refused rather than matched against without them.
+        """
+        uri = self.path.resolve().as_uri()
+        con = sqlite3.connect(f"{uri}?mode=ro", timeout=self.timeout, isolation_level=None,
+                              check_same_thread=False, uri=True)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens (or creates) the -shm
+            return con
+        except sqlite3.OperationalError as exc:
+            con.close()
+            if getattr(exc, "sqlite_errorcode", 14) & 0xFF != 14:  # SQLITE_CANTOPEN
+                raise
+        wal = f"{self.path}-wal"
+        if os.path.isfile(wal) and os.path.getsize(wal) > 0:
+            msg = (f"{self.path}: cannot be read here: {wal} holds commits not yet in the store file, and no "
+                   "-shm can be made beside it (a read-only folder); open the store once where it can be written")
+            raise StoreError(msg)
+        self.immutable = True
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", timeout=self.timeout, isolation_level=None,
+                               check_same_thread=False, uri=True)
 
     def _setup(self) -> None:
         con = self._connection()
@@ -994,6 +1043,7 @@ class Store:
             "schema_version": int(meta.get("schema_version", SCHEMA_VERSION)),
             "created": meta.get("created"),
             "app_version": meta.get("app_version"),
+            "opened": "read-only, immutable" if self.immutable else "read-only" if self.read_only else "read-write",
             "index": index,
             "feature_index": feature_index,
         }
