@@ -27,9 +27,10 @@ import pytest
 from PIL import Image
 
 import photomatch
-from photomatch import Matcher, OutputPathError, Store
+from photomatch import Hash, Matcher, OutputPathError, Store
 from photomatch.cli import main
 from photomatch.hashlists import export_hash_list
+from photomatch.verify import Features
 
 PYTHON = sys.executable
 
@@ -302,3 +303,51 @@ def test_read_only_refuses_a_wal_it_cannot_read(photo_store, read_only_mount, tm
     # Where the folder can be written, mode=ro reads the -wal's commits.
     with Store(crashed / "s.db", create=False, read_only=True) as store:
         assert [item.label for item in store.items()][-1] == "only in the wal"
+
+
+# --- item 7c: a removed hash is nowhere in the store's files ------------------------------------
+
+
+def _files_holding(folder, secret: bytes) -> list[str]:
+    """Every file of ``folder`` (the database, its -wal and -shm, the index caches) whose bytes
+    hold ``secret``."""
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and secret in p.read_bytes())
+
+
+def test_remove_leaves_the_hash_in_no_file_even_while_a_reader_is_open(tmp_path):
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    path = folder / "s.db"
+    secret = bytes(range(101, 133))  # 32 bytes no other file has by chance
+    keep = bytes(range(1, 33))
+    with Matcher(path) as m:
+        [kept, gone] = m.add_hashes([Hash("pdq", keep, 100), Hash("pdq", secret, 100)])
+        assert [x.id for x in m.match_hash(Hash("pdq", secret, 100))] == [gone]
+    assert "s.db.pdq.index" in _files_holding(folder, secret)  # the match saved the cache, with it
+    # A long-lived matcher keeps the store open (so the -wal stays) and its index in memory.
+    with Matcher(path, create=False) as reader:
+        assert [x.id for x in reader.match_hash(Hash("pdq", secret, 100))] == [gone]
+        done = _run(["remove", str(path), str(gone)])
+        assert done.returncode == 0, done.stderr
+        assert _files_holding(folder, secret) == []  # right after the removal, in the same operation
+        assert reader.match_hash(Hash("pdq", secret, 100)) == []
+        assert [x.id for x in reader.match_hash(Hash("pdq", keep, 100))] == [kept]
+    assert _files_holding(folder, secret) == []  # the reader saved its cache on close: without it
+    with Matcher(path, create=False) as m:
+        assert [x.id for x in m.match_hash(Hash("pdq", keep, 100))] == [kept]
+        assert m.info()["index"]["pdq"]["origin"] == "cache"
+
+
+def test_remove_rewrites_the_feature_cache_too(tmp_path, photo_store):
+    """Local features are derived from the picture: a removed item's leave the feature cache."""
+    path, photo, _ = photo_store
+    other = tmp_path / "other.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(other)
+    with Matcher(path, create=False) as m:
+        [item] = m.add([str(other)], features=True)
+        m.match(str(other))  # robust mode: builds and saves the feature index
+        blob = m.store.get_keypoints(item)
+    cache = path.parent / "s.db.features.index"
+    assert cache.exists()
+    assert main(["remove", str(path), str(item)]) == 0
+    assert not cache.exists() or Features.from_bytes(blob).descriptors[:4].tobytes() not in cache.read_bytes()

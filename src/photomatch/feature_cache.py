@@ -31,7 +31,7 @@ from typing import Any
 from ._fileio import atomic_write
 from .errors import FeatureFormatError
 from .features import FeatureIndex
-from .index_cache import IndexCheckpoint, removal_count
+from .index_cache import IndexCheckpoint, discard_cache_file, removal_count
 from .verify import Features
 
 __all__ = ["FEATURES", "FeatureCache", "INDEXED_KEYPOINTS", "REWRITTEN"]
@@ -139,6 +139,13 @@ class FeatureCache:
     def removed(self, item_ids: list[int]) -> None:
         """Drop removed items from a loaded index now (ids are never reused: always right)."""
         if self._state is not None and self._state.index.remove(item_ids):
+            self._state.unsaved = True
+
+    def discard_file(self, con: sqlite3.Connection) -> None:
+        """Delete the cache file inside a removing transaction (see
+        :func:`~photomatch.index_cache.discard_cache_file`): removed items' descriptors go with it."""
+        discard_cache_file(con, self.path(), FEATURES)
+        if self._state is not None:
             self._state.unsaved = True
 
     def clear(self) -> None:

@@ -16,11 +16,14 @@ checksum of the saved entries and the removal counter they reflect. The file and
 change together under the store's write lock; a file that does not match its checkpoint (damaged,
 foreign, older or newer after a crash between the two) is ignored and the index rebuilt from the
 database. A cache whose checkpoint has the current removal counter needs only the rows added since.
+A removal deletes the cache files of what it removed, in its own transaction
+(:func:`discard_cache_file`): a removed hash is in no file once the removal returns.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ import numpy as np
 
 from .index import HashIndex
 
-__all__ = ["SCHEMA", "IndexCache", "IndexCheckpoint", "note_removals", "removal_count"]
+__all__ = ["SCHEMA", "IndexCache", "IndexCheckpoint", "discard_cache_file", "note_removals", "removal_count"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,22 @@ def note_removals(con: sqlite3.Connection, algorithms: Any) -> None:
     process's index of them compares its ids at its next search (adds only need ``hash_id > max``)."""
     con.executemany("INSERT INTO removals (algorithm, count) VALUES (?, 1)"
                     " ON CONFLICT (algorithm) DO UPDATE SET count = count + 1", [(a,) for a in algorithms])
+
+
+def discard_cache_file(con: sqlite3.Connection, path: Path, name: str) -> None:
+    """Inside a removing transaction: delete the cache file ``path`` and its checkpoint ``name``.
+
+    A removed hash must be in no file once the removal commits, and the cache file holds it until
+    it is rewritten; deleting it is cheap where rewriting means loading it first. A process that
+    still has the old file open reads it whole, then applies the removal counter (see
+    :meth:`IndexCache.sync`); the next search rebuilds the file. An error (the folder can't be
+    written) propagates, so the removal is rolled back rather than half done.
+    """
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    con.execute("DELETE FROM index_checkpoints WHERE algorithm = ?", (name,))
 
 
 def removal_count(con: sqlite3.Connection, algorithm: str) -> int:
@@ -197,6 +216,14 @@ class IndexCache:
         """Drop removed ids from a loaded index now (ids are never reused: always right)."""
         state = self._loaded.get(algorithm)
         if state is not None and state.index.remove(np.asarray(hash_ids, np.int64)):
+            state.unsaved = True
+
+    def discard_file(self, con: sqlite3.Connection, algorithm: str) -> None:
+        """Delete the cache file of ``algorithm`` inside a removing transaction (see
+        :func:`discard_cache_file`); an index in memory is saved again at the next flush."""
+        discard_cache_file(con, self.path(algorithm), algorithm)
+        state = self._loaded.get(algorithm)
+        if state is not None:
             state.unsaved = True
 
     def drop(self, algorithm: str) -> None:

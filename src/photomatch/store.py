@@ -39,7 +39,11 @@ by threads (an internal lock serialises its use of the connection).
 
 Privacy. The database file is created by :func:`os.open` with mode 0600 before SQLite opens it;
 SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file, and the store also
-``chmod``\\ s them to 0600; index caches are written 0600. Nothing here logs a hash.
+``chmod``\\ s them to 0600; index caches are written 0600. Nothing here logs a hash. A removal
+leaves the removed hashes in no file: SQLite overwrites them (``secure_delete``), the removal
+deletes the index caches holding them in its transaction, then empties the write-ahead log
+(``wal_checkpoint(TRUNCATE)``, which waits up to ``timeout`` for readers of older snapshots).
+Blocks the file system freed are out of photomatch's reach (full-disk encryption covers them).
 
 >>> import os, tempfile
 >>> from photomatch.store import Store
@@ -895,11 +899,36 @@ class Store:
                 removed += con.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk).rowcount
             if removed:
                 note_removals(con, list(gone) + ([FEATURES] if with_features else []))
+                # The removed codes must be in no file once this commits: the caches holding
+                # them go now, and the log is emptied below.
+                try:
+                    for algorithm in gone:
+                        self._cache.discard_file(con, algorithm)
+                    if with_features:
+                        self._feature_cache.discard_file(con)
+                except OSError as exc:
+                    msg = f"{self.path}: cannot delete an index cache ({exc}); nothing was removed"
+                    raise StoreError(msg) from exc
         with self._lock:
             for algorithm, hash_ids in gone.items():
                 self._cache.removed(algorithm, hash_ids)
             self._feature_cache.removed(with_features)
+        if removed:
+            self._empty_wal()
         return removed
+
+    def _empty_wal(self) -> None:
+        """Copy the log into the database file and truncate it (a checkpoint): until then the
+        log holds the pages that held removed rows (as they were added) and the database file its
+        old pages. Waits up to ``timeout`` for readers of older snapshots; if they outlast it, the
+        next checkpoint (at the latest, the last connection's close) does it."""
+        with self._lock:
+            try:
+                busy = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise self._error(exc, "emptying the write-ahead log after a removal") from exc
+        if busy:
+            log.warning("%s: removed rows stay in its -wal until the processes reading it finish", self.path)
 
     @staticmethod
     def _as_item_ids(item_ids: Iterable[int] | int) -> list[int]:
