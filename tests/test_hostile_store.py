@@ -27,10 +27,10 @@ import pytest
 from PIL import Image
 
 import photomatch
-from photomatch import Hash, Matcher, OutputPathError, Store
+from photomatch import Hash, HashIndex, Matcher, OutputPathError, Store
 from photomatch.cli import main
 from photomatch.hashlists import export_hash_list
-from photomatch.verify import Features
+from photomatch.verify import Features, extract_features
 
 PYTHON = sys.executable
 
@@ -351,3 +351,68 @@ def test_remove_rewrites_the_feature_cache_too(tmp_path, photo_store):
     assert cache.exists()
     assert main(["remove", str(path), str(item)]) == 0
     assert not cache.exists() or Features.from_bytes(blob).descriptors[:4].tobytes() not in cache.read_bytes()
+
+
+# --- item 3: special files in place of the store's own files -------------------------------------
+
+
+def _plant(path, what: str) -> None:
+    """Put a FIFO, or a link to /dev/zero, where photomatch keeps a file."""
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if what == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+
+@pytest.mark.parametrize("what", ["fifo", "dev_zero"])
+@pytest.mark.parametrize("cache", ["pdq", "features"])
+def test_a_planted_cache_is_discarded_and_rebuilt(photo_store, what, cache):
+    path, photo, _ = photo_store
+    with Matcher(path, create=False) as m:
+        m.store.set_keypoints(1, extract_features(np.asarray(Image.open(photo).convert("RGB"))).to_bytes())
+        assert m.match(str(photo))  # robust: saves the pdq and the feature caches
+    planted = path.parent / f"s.db.{cache}.index"
+    assert planted.is_file()
+    _plant(planted, what)
+    done = _run(["match", str(path), str(photo)], timeout=60)  # hangs or floods memory before the fix
+    err = done.stderr.decode()
+    assert done.returncode == 0 and b"id=1\tdistance=0" in done.stdout, err
+    said = [line for line in err.splitlines() if str(planted) in line]
+    assert len(said) == 1 and "rebuilding" in said[0], err  # said on stderr, once
+    assert planted.is_file() and not planted.is_symlink()  # replaced by the rebuilt cache
+    if what == "dev_zero":
+        assert stat.S_ISCHR(os.stat("/dev/zero").st_mode)  # the link was replaced, not its target
+
+
+def test_a_cache_larger_than_its_checkpoint_is_not_read(photo_store):
+    """A cache file whose header promises more entries than the store recorded (a sparse file
+    of 2**40 bytes here) is refused from its size, before anything is read."""
+    path, photo, _ = photo_store
+    with Matcher(path, create=False) as m:
+        m.match(str(photo), mode="fast")
+    cache = path.parent / "s.db.pdq.index"
+    header = bytearray(cache.read_bytes()[:32])
+    n = 2**35
+    header[16:24] = n.to_bytes(8, "little")  # magic 8, version 4, bits 4, n 8, next id 8
+    with open(cache, "wb") as f:
+        f.write(header)
+        f.truncate(HashIndex.file_size(n, 256))  # sparse: the size agrees with the header
+    done = _run(["match", "--mode", "fast", str(path), str(photo)], timeout=60)
+    assert done.returncode == 0 and b"id=1\tdistance=0" in done.stdout, done.stderr
+    assert b"above the limit" in done.stderr
+
+
+@pytest.mark.parametrize("what", ["fifo", "dev_zero"])
+@pytest.mark.parametrize("command", ["info", "add", "match", "export", "remove"])
+def test_a_special_file_as_the_store_is_a_clear_error(tmp_path, photo_store, what, command):
+    _, photo, _ = photo_store
+    store = tmp_path / "planted.db"
+    _plant(store, what)
+    args = {"info": [], "add": [str(photo)], "match": [str(photo)], "export": [], "remove": ["1"]}[command]
+    done = _run([command, str(store), *args], timeout=60)
+    err = done.stderr.decode()
+    kind = "FIFO" if what == "fifo" else "character device"
+    assert done.returncode == 2 and err.count("\n") == 1 and str(store) in err and kind in err, err
+    assert "Traceback" not in err

@@ -65,6 +65,20 @@ class _Errors:
         tqdm.write(f"photomatch: {escape(str(p))}", file=sys.stderr)
 
 
+class _StderrLog(logging.Handler):
+    """The package's warnings (a damaged index cache rebuilt...) as lines like every other
+    message: prefixed, escaped, past the progress bar; ``sys.stderr`` looked up at each line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(f"photomatch: {escape(record.getMessage())}", file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("photomatch")
+    if not any(isinstance(h, _StderrLog) for h in logger.handlers):
+        logger.addHandler(_StderrLog(logging.WARNING))
+
+
 def _notes(name: str, notes: Sequence[str]) -> None:
     """Stages skipped for one image (not an error: the image was handled without them)."""
     for note in notes:
@@ -656,6 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The loader refuses oversized images itself, naming the file; Pillow's own warning about
     # them would only be noise on stderr.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    _log_to_stderr()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

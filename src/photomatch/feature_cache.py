@@ -24,6 +24,7 @@ killed at any point leaves the old file or the new one.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 from ._fileio import atomic_write
 from .errors import FeatureFormatError
 from .features import FeatureIndex
-from .index_cache import IndexCheckpoint, discard_cache_file, removal_count
+from .index_cache import IndexCheckpoint, damage, discard_cache_file, removal_count
 from .verify import Features
 
 __all__ = ["FEATURES", "FeatureCache", "INDEXED_KEYPOINTS", "REWRITTEN"]
@@ -120,12 +121,14 @@ class FeatureCache:
     def _load(self, con: sqlite3.Connection) -> _Loaded:
         path = self.path()
         why = "no cache file"
-        if path.exists():
+        if os.path.lexists(path):
             checkpoint = IndexCheckpoint.read(con, FEATURES)
             try:
                 index = FeatureIndex.load(path)
             except (OSError, FeatureFormatError) as exc:
                 why = f"unreadable cache ({type(exc).__name__})"
+                # Damage, or a FIFO, a link or a device planted in its place: say so, once.
+                log.warning("%s: %s; rebuilding the feature index from the store", path, damage(exc))
             else:
                 if checkpoint is None:
                     why = "cache not recorded in the store"

@@ -38,6 +38,7 @@ from typing import IO
 import faiss
 import numpy as np
 
+from ._fileio import open_regular
 from .errors import FeatureFormatError
 from .index import codes_checksum
 from .verify import DESCRIPTOR_BYTES, Features
@@ -243,8 +244,10 @@ class FeatureIndex:
     def load(cls, path: str | os.PathLike[str], *, nprobe: int = 4, threads: int = 1,
              ivf_from: int = 10_000) -> FeatureIndex:
         """Read a file holding :meth:`to_bytes`, in pieces: loading needs about the index's own
-        size in memory, not twice it (the file is not held whole as well)."""
-        with open(path, "rb") as f:
+        size in memory, not twice it (the file is not held whole as well). Our own file: a
+        regular file only, a planted link not followed (``open_regular``), read no further than
+        its size, which its header must account for before anything else is read."""
+        with open_regular(os.fspath(path), follow_symlinks=False) as f:
             return cls._read(f, os.fstat(f.fileno()).st_size, nprobe=nprobe, threads=threads, ivf_from=ivf_from)
 
     @classmethod

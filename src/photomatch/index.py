@@ -587,6 +587,11 @@ class HashIndex:
     _HEADER = struct.Struct("<8sIIqq")  # magic, version, bits, n, next_id
     _DIGEST = 32  # sha256 of everything before it
 
+    @classmethod
+    def file_size(cls, n: int, bits: int) -> int:
+        """The size in bytes of the file :meth:`save` writes for ``n`` codes of ``bits`` bits."""
+        return cls._HEADER.size + n * (8 + bits // 8) + cls._DIGEST
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path`` atomically, readable by the owner only (0600).
 
@@ -609,8 +614,10 @@ class HashIndex:
             f.write(digest.digest())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, method: str = "auto", threads: int | None = None) -> HashIndex:
-        """Read an index written by :meth:`save`; raise :class:`IndexFileError` if it is damaged.
+    def load(cls, path: str | os.PathLike[str], *, method: str = "auto", threads: int | None = None,
+             max_bytes: int | None = None) -> HashIndex:
+        """Read an index written by :meth:`save`; raise :class:`IndexFileError` if it is damaged
+        or larger than ``max_bytes`` (a store passes the size its checkpoint expects).
 
         A missing file raises ``FileNotFoundError``.
         """
@@ -618,13 +625,13 @@ class HashIndex:
         # Our own file: a regular file only, a planted link not followed, read with a bound (the
         # size its header promises), so a FIFO or /dev/zero in its place can't hang or flood us.
         try:
-            with open_regular(os.fspath(path), follow_symlinks=False) as f:
+            with open_regular(os.fspath(path), follow_symlinks=False, max_bytes=max_bytes) as f:
                 head = f.read(hsize)
                 limit = hsize + cls._DIGEST  # all that a damaged header lets us read
                 if len(head) == hsize:
                     magic, version, bits, n, _ = cls._HEADER.unpack_from(head)
                     if magic == cls._MAGIC and version == cls._VERSION and n >= 0 and 0 < bits <= 1 << 16:
-                        limit = hsize + n * (8 + bits // 8) + cls._DIGEST
+                        limit = cls.file_size(n, bits)
                         size = os.fstat(f.fileno()).st_size
                         if size != limit:  # before reading: a header may promise anything
                             raise IndexFileError(path, f"size {size} bytes does not match {n} entries ({limit} bytes)")

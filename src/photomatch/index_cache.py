@@ -34,7 +34,7 @@ import numpy as np
 
 from .index import HashIndex
 
-__all__ = ["SCHEMA", "IndexCache", "IndexCheckpoint", "discard_cache_file", "note_removals", "removal_count"]
+__all__ = ["SCHEMA", "IndexCache", "IndexCheckpoint", "damage", "discard_cache_file", "note_removals", "removal_count"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ def note_removals(con: sqlite3.Connection, algorithms: Any) -> None:
     process's index of them compares its ids at its next search (adds only need ``hash_id > max``)."""
     con.executemany("INSERT INTO removals (algorithm, count) VALUES (?, 1)"
                     " ON CONFLICT (algorithm) DO UPDATE SET count = count + 1", [(a,) for a in algorithms])
+
+
+def damage(exc: BaseException) -> str:
+    """What is wrong with a cache file, without its name (the warning names it once)."""
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
 
 
 def discard_cache_file(con: sqlite3.Connection, path: Path, name: str) -> None:
@@ -194,21 +199,24 @@ class IndexCache:
         bits = 8 * self._code_bytes[algorithm]
         path = self.path(algorithm)
         why = "no cache file"
-        if path.exists():
+        if os.path.lexists(path):
             checkpoint = IndexCheckpoint.read(con, algorithm)
-            try:
-                index = HashIndex.load(path)
-            except Exception as exc:  # noqa: BLE001 (a cache: any damage means "rebuild")
-                why = f"unreadable cache ({type(exc).__name__})"
+            if checkpoint is None:
+                why = "cache not recorded in the store"
             else:
-                if index.bits != bits:
-                    why = "cache for other codes"
-                elif checkpoint is None:
-                    why = "cache not recorded in the store"
-                elif not checkpoint.describes(index):
-                    why = "cache does not match the store's record"
+                try:  # read no more than the checkpoint's entries take
+                    index = HashIndex.load(path, max_bytes=HashIndex.file_size(checkpoint.count, bits))
+                except Exception as exc:  # noqa: BLE001 (a cache: any damage means "rebuild")
+                    why = f"unreadable cache ({damage(exc)})"
+                    # Damage, or a FIFO, a link or a device planted in its place: say so, once.
+                    log.warning("%s: %s; rebuilding the %s index from the store", path, damage(exc), algorithm)
                 else:
-                    return _Loaded(index, "cache", checkpoint.removals)
+                    if index.bits != bits:
+                        why = "cache for other codes"
+                    elif not checkpoint.describes(index):
+                        why = "cache does not match the store's record"
+                    else:
+                        return _Loaded(index, "cache", checkpoint.removals)
             log.info("%s: rebuilding the %s index from the store: %s", self._db_path, algorithm, why)
         return _Loaded(HashIndex(bits), f"rebuilt ({why})", None)
 
