@@ -171,6 +171,18 @@ def open_regular(path: str, *, follow_symlinks: bool = True, max_bytes: int | No
         raise
 
 
+def refuse_special(path: str) -> None:
+    """Raise ``NotRegularFileError`` if something other than a regular file is at ``path`` (a
+    link is not followed); nothing if the path is absent. For files another library opens by
+    name (SQLite's ``-wal`` and ``-shm``), where :func:`open_regular` cannot be used."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(errno.EINVAL, f"is {_kind(mode)}, not a regular file", path)
+
+
 def read_bounded(f: IO[bytes], max_bytes: int, name: str) -> bytes:
     """Read all of ``f`` but refuse (``NotRegularFileError``, EFBIG) past ``max_bytes``."""
     data = f.read(max_bytes + 1)

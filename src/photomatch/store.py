@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ._version import __version__
-from ._fileio import fsync_dir, open_regular
+from ._fileio import NotRegularFileError, fsync_dir, open_regular, refuse_special
 from ._text import _has_surrogate, storable
 from .algorithms import ALGORITHMS as _RECORDS
 from .algorithms import get as _get_algorithm
@@ -552,6 +552,14 @@ class Store:
         except OSError as exc:
             msg = f"{p}: cannot read the store: {exc.strerror}"
             raise StoreError(msg) from exc
+        for suffix in ("-wal", "-shm", "-journal"):
+            # SQLite opens these by name: a FIFO there lost the log's frames ("disk I/O error"
+            # or worse, silently), a link wrote through to its target.
+            try:
+                refuse_special(f"{p}{suffix}")
+            except NotRegularFileError as exc:
+                msg = f"{p}{suffix}: {exc.strerror}, where the store keeps its {suffix[1:]} file"
+                raise StoreError(msg) from exc
         # An empty file is a store whose creator died before initialising it: initialise it.
         if head and head != _SQLITE_MAGIC:
             msg = f"{p}: not a photomatch store (not an SQLite database)"
