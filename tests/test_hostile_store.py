@@ -409,12 +409,13 @@ def test_a_cache_larger_than_its_checkpoint_is_not_read(photo_store):
 
 
 @pytest.mark.parametrize("what", ["fifo", "dev_zero"])
-@pytest.mark.parametrize("command", ["info", "add", "match", "export", "remove"])
+@pytest.mark.parametrize("command", ["info", "add", "match"])
 def test_a_special_file_as_the_store_is_a_clear_error(tmp_path, photo_store, what, command):
+    """(export and remove open the store the same way, through Store._prepare_file.)"""
     _, photo, _ = photo_store
     store = tmp_path / "planted.db"
     _plant(store, what)
-    args = {"info": [], "add": [str(photo)], "match": [str(photo)], "export": [], "remove": ["1"]}[command]
+    args = {"info": [], "add": [str(photo)], "match": [str(photo)]}[command]
     done = _run([command, str(store), *args], timeout=60)
     err = done.stderr.decode()
     kind = "FIFO" if what == "fifo" else "character device"
@@ -424,14 +425,15 @@ def test_a_special_file_as_the_store_is_a_clear_error(tmp_path, photo_store, wha
 
 @pytest.mark.parametrize("what", ["fifo", "dev_zero"])
 @pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
-def test_a_special_file_beside_the_store_is_a_clear_error(photo_store, what, suffix):
+def test_a_special_file_beside_the_store_is_a_clear_error(photo_store, what, suffix, capsys):
     """SQLite opens its side files by name: a FIFO as the -wal lost the log's frames (a "disk
-    I/O error" at the next add, or a silent loss), a link wrote through to its target."""
+    I/O error" at the next add, or a silent loss), a link wrote through to its target. (In
+    process: these never hung, SQLite's opens of them do not block.)"""
     path, photo, _ = photo_store
     side = path.parent / f"s.db{suffix}"
     _plant(side, what)
     for args in (["info", str(path)], ["add", str(path), str(photo)]):
-        done = _run(args, timeout=60)
-        err = done.stderr.decode()
-        assert done.returncode == 2 and err.count("\n") == 1 and f"{side}: is a " in err, err
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{side}: is a " in err, err
     assert os.path.lexists(side) and not side.is_file()  # left for its owner to look at
