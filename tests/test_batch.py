@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+import videos
 
 from photomatch import Matcher, MatchResult, hash_files
 from photomatch.batch import BatchMatcher, hash_batch, match_batch
 from photomatch.errors import StoreError
+from photomatch.videomatch import VideoOptions
 from scanset import make_scan
 
 
@@ -86,8 +88,12 @@ def test_tables_of_arrow_and_pandas(scan):
     expected = _expected_matches(store, paths)
     with BatchMatcher(store) as match:
         table = match(pa.table({"path": paths}))
-        assert isinstance(table, pa.Table) and table.column_names == ["query", "query_hash", "matches", "error"]
-        assert [(r["query"], r["matches"], r["error"]) for r in table.to_pylist()] == expected
+        assert isinstance(table, pa.Table) and table.column_names == ["query", "query_hash", "matches", "error",
+                                                                      "frames", "skipped_frames", "notes"]
+        # A table has every field in every row (an image's "time" is null): read back, the same results.
+        back = [MatchResult.from_json(r) for r in table.to_pylist()]
+        assert [(r.query, [x.to_json() for x in r.matches], None if r.ok else str(r.error)) for r in back] == expected
+        assert all(r.video is None for r in back)
         with Matcher(store, create=False) as m:
             own = [r.query_hash for r in m.match_many(paths, workers=1)]
         assert [MatchResult.from_json(r).query_hash for r in table.to_pylist()] == own
@@ -142,3 +148,25 @@ def test_errors_name_the_row(scan):
     with BatchMatcher(store) as match:
         matched = match(batch)
     assert matched["error"][0].startswith("evidence-17: ") and "<bytes>" not in matched["error"][0]
+
+
+def test_videos_in_a_batch_equal_match_many(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (it comes with photomatch[ray])")
+    store, qdir = videos.make_video_scan(tmp_path)
+    paths = _paths(Path(qdir))
+    options = VideoOptions(fps=2)
+    with Matcher(store, create=False) as m:
+        expected = [r.to_json() for r in m.match_many(paths, workers=1, video_options=options)]
+    by_name = {os.path.basename(x["query"]): x for x in expected}
+    assert by_name["show.mp4"]["frames"] >= 19 and by_name["show.mp4"]["matches"][0]["time"]  # 2 a second over 9.5 s
+    assert [x["algo"] for x in by_name["trimmed.mkv"]["matches"]] == ["vpdq"]
+    assert by_name["corrupt.avi"]["skipped_frames"] == 1 and by_name["corrupt.avi"]["notes"]
+    assert "frames" not in by_name["photo.png"]
+    with BatchMatcher(store, video_options=options) as match:
+        table = match({"path": paths})
+        assert [dict((c, table[c][i]) for c in table if table[c][i] is not None) for i in range(len(paths))] == expected
+        data = [Path(p).read_bytes() for p in paths]  # the engines' bytes column, named by path
+        arrow = match(pa.table({"bytes": data, "path": paths}))
+    assert [MatchResult.from_json(r).to_json() for r in arrow.to_pylist()] == expected
+    with pytest.raises(TypeError, match="VideoOptions"):
+        BatchMatcher(store, video_options={"fps": 2})

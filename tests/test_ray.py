@@ -17,6 +17,7 @@ from photomatch import hash_files  # noqa: E402
 from photomatch.cli import main  # noqa: E402
 from photomatch.ray import hash_dataset, match_dataset, read_images  # noqa: E402
 from scanset import make_scan  # noqa: E402
+from videos import make_video_scan  # noqa: E402
 
 # Ray warns about its own deprecated settings when its DataContext is first built.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")]
@@ -89,3 +90,18 @@ def test_threads_per_actor_give_the_same_matches(cluster, scan):
     assert two == one and any(m for _, m in one)
     with pytest.raises(ValueError, match="threads"):
         match_dataset(read_images(paths), store, threads=0)
+
+
+def test_videos_on_ray_equal_single_process(cluster, tmp_path, capsys):
+    store, qdir = make_video_scan(tmp_path)
+    args = ["match", store, qdir, "--json", "--fps", "2"]
+    code, out = main(args), capsys.readouterr().out
+    expected = _lines(out)
+    by_name = {x["query"].rsplit("/", 1)[-1]: x for x in expected}
+    assert code == 0 and sorted(by_name) == ["corrupt.avi", "photo.png", "show.mp4", "trimmed.mkv"]
+    assert by_name["show.mp4"]["matches"][0]["time"] and by_name["show.mp4"]["frames"] >= 19
+    assert by_name["trimmed.mkv"]["matches"][0]["algo"] == "vpdq"
+    assert by_name["corrupt.avi"]["skipped_frames"] == 1
+    ray_code, ray_out = main([*args, "--ray", "--workers", "2"]), capsys.readouterr().out
+    assert ray_code == code
+    assert _lines(ray_out) == expected  # videos read on the actors: same frames, spans, vPDQ matches, notes

@@ -92,3 +92,32 @@ def _fit(p: np.ndarray, w: int, h: int) -> np.ndarray:
 
 def frames_of(fn: Callable[[int], np.ndarray], n: int) -> Iterable[np.ndarray]:
     return (fn(i) for i in range(n))
+
+
+def make_video_scan(folder) -> tuple[str, str]:
+    """A store (a photo with features, a reported video) and a folder of queries: a slideshow
+    showing the photo, a trimmed re-encoded copy of the reported video, a clip with one corrupt
+    frame (a note, and ``skipped_frames``) and the photo itself. Returns (store, query folder)."""
+    from photomatch import Matcher
+
+    photos = [smooth(i, 192, 256) for i in range(4)]
+    scenes = [smooth(10 + i // 10, 192, 256) for i in range(60)]
+    queries = folder / "queries"
+    queries.mkdir()
+    reported = folder / "reported.mp4"
+    write_clip(scenes, fps=10, path=str(reported))
+    write_clip(slideshow(photos, seconds=2, fade=0.5, fps=10, size=(320, 240)), fps=10, path=str(queries / "show.mp4"))
+    write_clip(scenes[20:55], fps=10, fmt="matroska", path=str(queries / "trimmed.mkv"), options={"crf": "30"})
+    data = bytearray(write_clip([photos[1]] * 20 + [photos[3]] * 10, fps=10, codec="mjpeg", fmt="avi",
+                                options={"b": "4000000"}))
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    data[starts[10] + 150 : starts[10] + 600] = b"\xff\xd9" * 225  # frame 10's JPEG cut short
+    (queries / "corrupt.avi").write_bytes(bytes(data))
+    from PIL import Image
+
+    Image.fromarray(photos[1]).save(queries / "photo.png")
+    store = folder / "reports.db"
+    with Matcher(store) as m:
+        m.add([photos[1]], label="photo 1", features=True)
+        m.add([str(reported)], label="video")
+    return str(store), str(queries)

@@ -19,7 +19,9 @@ one row per input row, in order; a row that failed has ``error`` set and the oth
 - :func:`hash_batch`: ``path``, ``algo``, ``hex``, ``quality``, ``error`` (the fields of
   ``photomatch hash --format jsonl``, plus the error);
 - :func:`match_batch`: ``query``, ``query_hash``, ``matches`` (a list of the documented match
-  fields), ``error``: the fields of a ``photomatch match --json`` line.
+  fields), ``error``, ``frames``, ``skipped_frames``, ``notes``: the fields of a ``photomatch
+  match --json`` line (a field a row has not, such as an image's ``frames``, is null). Videos
+  are matched as ``Matcher.match_many`` matches them (``video_options``).
 
 The matcher is built once per worker and reused for every batch: :class:`BatchMatcher` is a
 callable that opens a store once (read-only), as the actor-pool engines expect.
@@ -54,9 +56,10 @@ from ._parallel import ordered_map
 from .errors import DecodeError, PhotomatchError, run_item
 from .hashing import Hash, hash_image
 from .matcher import Match, Matcher, MatchResult, check_match_options
+from .videomatch import VideoOptions, check_video_options
 
 HASH_COLUMNS = ("path", "algo", "hex", "quality", "error")
-MATCH_COLUMNS = ("query", "query_hash", "matches", "error")
+MATCH_COLUMNS = ("query", "query_hash", "matches", "error", "frames", "skipped_frames", "notes")
 IMAGE_COLUMNS = ("bytes", "content", "path")
 """Where a row's image is read from, first present first: encoded bytes, then a file path."""
 
@@ -140,38 +143,53 @@ def _hash_schema() -> Any:
 
 
 _ARROW_TYPES = {"id": "int64", "label": "string", "source": "string", "distance": "int32", "algo": "string",
-                "quality": "int32", "low_quality": "bool_", "region": None, "stage": "string",
-                "transform": "string", "verified": "bool_", "score": "float64"}
-"""Arrow type of each field of ``Match.to_json()`` (None: the region, a list of 4 ints)."""
+                "quality": "int32", "low_quality": "bool_", "region": "box", "stage": "string",
+                "transform": "string", "verified": "bool_", "score": "float64", "time": "spans",
+                "query_match": "float64", "compared_match": "float64"}
+"""Arrow type of each field of ``Match.to_json()`` (a box is 4 ints; spans are [start_s, end_s] pairs)."""
+
+_SQL_TYPES = {"int64": "bigint", "int32": "int", "string": "string", "bool_": "boolean", "float64": "double",
+              "box": "array<int>", "spans": "array<array<double>>"}
 
 
 def _match_fields() -> list[str]:
     """The keys of ``Match.to_json()``, in its order (so a row read back is the same dict)."""
-    names = ["algo" if f.name == "algorithm" else f.name for f in fields(Match)]
+    names = []
+    for f in fields(Match):
+        # ``percent`` is written as two fields (a video matched by vPDQ's rule)
+        names += ["query_match", "compared_match"] if f.name == "percent" else \
+            ["algo" if f.name == "algorithm" else f.name]
     return [n for n in names if n in _ARROW_TYPES]
+
+
+def _arrow_type(name: str) -> Any:
+    import pyarrow as pa
+
+    t = _ARROW_TYPES[name]
+    if t == "box":
+        return pa.list_(pa.int32(), 4)
+    if t == "spans":
+        return pa.list_(pa.list_(pa.float64(), 2))
+    return getattr(pa, t)()
 
 
 def _match_schema() -> Any:
     import pyarrow as pa
 
-    def arrow(name: str) -> Any:
-        t = _ARROW_TYPES[name]
-        return pa.list_(pa.int32(), 4) if t is None else getattr(pa, t)()
-
-    match = pa.struct([(name, arrow(name)) for name in _match_fields()])
+    match = pa.struct([(name, _arrow_type(name)) for name in _match_fields()])
     # One field per algorithm (null where not computed): the same dict as query_hash once read back.
     own = pa.struct([(a, pa.struct([("hex", pa.string()), ("quality", pa.int32())])) for a in algorithms.NAMES])
     return pa.schema([("query", pa.string()), ("query_hash", own), ("matches", pa.list_(match)),
-                      ("error", pa.string())])
+                      ("error", pa.string()), ("frames", pa.int32()), ("skipped_frames", pa.int32()),
+                      ("notes", pa.list_(pa.string()))])
 
 
 def match_schema_ddl() -> str:
     """The columns of a match table as a SQL schema string (Spark's ``mapInPandas`` takes it)."""
-    sql = {"int64": "bigint", "int32": "int", "string": "string", "bool_": "boolean", "float64": "double",
-           None: "array<int>"}
-    match = ", ".join(f"{name}: {sql[_ARROW_TYPES[name]]}" for name in _match_fields())
+    match = ", ".join(f"{name}: {_SQL_TYPES[_ARROW_TYPES[name]]}" for name in _match_fields())
     own = ", ".join(f"{a}: struct<hex: string, quality: int>" for a in algorithms.NAMES)
-    return f"query string, query_hash struct<{own}>, matches array<struct<{match}>>, error string"
+    return (f"query string, query_hash struct<{own}>, matches array<struct<{match}>>, error string, "
+            "frames int, skipped_frames int, notes array<string>")
 
 
 def _failure(name: str, e: PhotomatchError) -> PhotomatchError:
@@ -216,8 +234,8 @@ def hash_batch(batch: Any, *, algorithm: str = "pdq", exact: bool = False, worke
 
 def match_batch(batch: Any, matcher: Matcher, *, mode: str = "robust", threshold: int | None = None,
                 phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
-                workers: int = 1) -> Any:
-    """The matches of every image (or hash) of ``batch`` against ``matcher``'s store, as a table.
+                workers: int = 1, video_options: VideoOptions | None = None) -> Any:
+    """The matches of every image, video (or hash) of ``batch`` against ``matcher``'s store, as a table.
 
     Options as for :meth:`photomatch.Matcher.match_many`; rows of the ``hash`` column are
     matched as hashes (whole-image search: there are no pixels to look inside).
@@ -225,25 +243,26 @@ def match_batch(batch: Any, matcher: Matcher, *, mode: str = "robust", threshold
     form, cols = _columns(batch)
     rows = _inputs(cols, hashes=True)
     results = list(match_rows(rows, matcher, mode=mode, threshold=threshold, phash_threshold=phash_threshold,
-                              dihedral=dihedral, exact=exact, workers=workers))
+                              dihedral=dihedral, exact=exact, workers=workers, video_options=video_options))
     lines = [r.to_json() for r in results]
     out = {c: [line.get(c) for line in lines] for c in MATCH_COLUMNS}
     return _table(form, out, _match_schema)
 
 
 def match_rows(rows: Iterable[tuple[str, Any]], matcher: Matcher, *, mode: str, threshold: int | None,
-               phash_threshold: int | None, dihedral: bool, exact: bool, workers: int) -> Iterable[MatchResult]:
-    """``MatchResult`` per (name, image or hash) row, in order; images go through ``match_many``."""
+               phash_threshold: int | None, dihedral: bool, exact: bool, workers: int,
+               video_options: VideoOptions | None = None) -> Iterable[MatchResult]:
+    """``MatchResult`` per (name, image, video or hash) row, in order; media go through ``match_many``."""
     rows = list(rows)
     images = [(i, v) for i, (_, v) in enumerate(rows) if v is not None and not isinstance(v, _HashText)]
     found = matcher.match_many((v for _, v in images), mode=mode, threshold=threshold,
                                phash_threshold=phash_threshold, dihedral=dihedral, exact=exact,
-                               workers=max(1, int(workers)))
+                               workers=max(1, int(workers)), video_options=video_options)
     by_row = {i: r for (i, _), r in zip(images, found)}
     for i, (name, value) in enumerate(rows):
         r = by_row.get(i)
         if r is not None:
-            yield MatchResult(name, r.matches, None if r.ok else _failure(name, r.error), r.notes,
+            yield MatchResult(name, r.matches, None if r.ok else _failure(name, r.error), r.notes, r.video,
                               query_hash=r.query_hash)
         elif value is None:
             yield MatchResult(name, [], PhotomatchError(f"{name}: no image or hash in this row"))
@@ -261,11 +280,12 @@ class BatchMatcher:
 
     def __init__(self, store: str | os.PathLike[str], *, mode: str = "robust", threshold: int | None = None,
                  phash_threshold: int | None = None, dihedral: bool = True, exact: bool = False,
-                 workers: int = 1) -> None:
+                 workers: int = 1, video_options: VideoOptions | None = None) -> None:
         self.options = dict(mode=mode, threshold=threshold, phash_threshold=phash_threshold,
-                            dihedral=dihedral, exact=exact, workers=workers)
+                            dihedral=dihedral, exact=exact, workers=workers, video_options=video_options)
         # Checked here, before any batch: a bad option is one error, not one per row.
         check_match_options(mode, threshold, phash_threshold)
+        check_video_options(video_options)
         # Read-only: the many workers of an engine never write the store or its index caches.
         self.matcher = Matcher(store, create=False, read_only=True)
 

@@ -234,15 +234,15 @@ def cmd_match(args: argparse.Namespace) -> int:
     errors = _Errors()
     with _open_matcher(args.store, create=False, reading=True) as m, _open_ignore_list(args.store) as ignore:
         report = _open_report(args, m.store) if args.report is not None else None  # before any work
+        video_options = VideoOptions(fps=args.fps, query_percent=args.video_query_percent,
+                                     compared_percent=args.video_compared_percent)
         # On Ray the paths are gathered first (a dataset is built from the list); results come back in order.
-        match_many = (lambda paths: _match_on_ray(args, list(paths))) if args.ray else None
+        match_many = (lambda paths: _match_on_ray(args, list(paths), video_options)) if args.ray else None
         scan = Scan(m, ignore=ignore, flood=FloodGuard(args.flood_share, args.flood_min), on_problem=errors.problem,
                     on_error=errors.exception, progress=lambda it: progress(it, desc="matching"),
                     match_many=match_many, correspondences=report is not None, mode=args.mode,
                     threshold=args.threshold, phash_threshold=args.phash_threshold, workers=args.workers,
-                    exact=args.exact, dihedral=not args.no_dihedral,
-                    video_options=VideoOptions(fps=args.fps, query_percent=args.video_query_percent,
-                                               compared_percent=args.video_compared_percent))
+                    exact=args.exact, dihedral=not args.no_dihedral, video_options=video_options)
         records = scan.run(args.paths)
         try:
             for rec in records:
@@ -301,7 +301,7 @@ def cmd_verify_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _match_on_ray(args: argparse.Namespace, paths: list[str]) -> Iterator[Any]:
+def _match_on_ray(args: argparse.Namespace, paths: list[str], video_options: VideoOptions) -> Iterator[Any]:
     """``match`` on a Ray cluster (at ``--address``, else a local one): the same results, in order."""
     try:
         import ray
@@ -324,7 +324,8 @@ def _match_on_ray(args: argparse.Namespace, paths: list[str]) -> Iterator[Any]:
         context.print_on_execution_start = False
         ds = on_ray.match_dataset(on_ray.read_images(paths), args.store, mode=args.mode, threshold=args.threshold,
                                   phash_threshold=args.phash_threshold, exact=args.exact,
-                                  dihedral=not args.no_dihedral, workers=args.workers)
+                                  dihedral=not args.no_dihedral, workers=args.workers,
+                                  video_options=video_options)
         for row in ds.iter_rows():
             yield MatchResult.from_json(row)
     finally:

@@ -85,6 +85,9 @@ strongest corners and take most of the keypoint budget (figures in benchmarks/RE
 #: JPEG's draft decode is already smaller; this bounds a giant PNG or TIFF's cost (issue 9).
 ROBUST_MAX_SIDE = 4096
 
+FRAME_SKIPPED = "frame skipped: "
+"""How a video's note about a frame the decoder skipped begins (the reason follows)."""
+
 
 @dataclass(frozen=True)
 class Match:
@@ -142,6 +145,11 @@ class Match:
         fields_ = {("algorithm" if k == "algo" else k): v for k, v in d.items()}
         region = fields_.get("region")
         fields_["region"] = None if region is None else tuple(region)
+        # A table row has every field, null where the match has none (an image's time, a photo's percentages).
+        time = fields_.get("time")
+        fields_["time"] = None if time is None else tuple(tuple(span) for span in time)
+        percent = fields_.pop("query_match", None), fields_.pop("compared_match", None)
+        fields_["percent"] = None if percent == (None, None) else percent
         fields_["correspondences"] = tuple(tuple(p) for p in fields_.get("correspondences", ()))
         return cls(**fields_)
 
@@ -169,7 +177,9 @@ class MatchResult:
 
     def to_json(self, *, correspondences: bool = False) -> dict[str, Any]:
         """The ``match --json`` line: ``query``, ``query_hash`` (``{algorithm: {"hex", "quality"}}``),
-        ``matches`` (with their correspondences if asked) and, for a query that failed, ``error``."""
+        ``matches`` (with their correspondences if asked), for a query that failed ``error``, for
+        a video ``frames`` and ``skipped_frames``, and ``notes`` when a stage could not run on
+        the query (a frame skipped, the features of a 1-px-high banner)."""
         out: dict[str, Any] = {
             "query": self.query,
             "query_hash": {a: {"hex": h.hex, "quality": h.quality} for a, h in self.query_hash.items()},
@@ -177,15 +187,24 @@ class MatchResult:
         }
         if self.error is not None:
             out["error"] = str(self.error)
+        if self.video is not None:
+            out["frames"], out["skipped_frames"] = self.video.frames, self.video.skipped
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MatchResult:
-        """The result that ``to_json`` gave ``d`` (an algorithm left null, as a table stores it, is absent)."""
+        """The result that ``to_json`` gave ``d`` (a field left null, as a table stores it, is absent)."""
         own = {a: Hash.from_hex(h["hex"], a, h["quality"]) for a, h in (d.get("query_hash") or {}).items() if h}
         error = d.get("error")
+        notes = tuple(d.get("notes") or ())
+        video = None
+        if d.get("frames") is not None:
+            reasons = tuple(n[len(FRAME_SKIPPED):] for n in notes if n.startswith(FRAME_SKIPPED))
+            video = VideoSummary(d["frames"], d.get("skipped_frames") or 0, reasons)
         return cls(d["query"], [Match.from_json(m) for m in d["matches"]],
-                   None if error is None else PhotomatchError(error), query_hash=own)
+                   None if error is None else PhotomatchError(error), notes, video, query_hash=own)
 
 
 @dataclass(frozen=True)
@@ -427,7 +446,7 @@ class Matcher:
                 if found_video is None:
                     return MatchResult(name, [], video_error)
                 summary = found_video[1]
-                notes = tuple(f"frame skipped: {reason}" for reason in summary.notes)
+                notes = tuple(f"{FRAME_SKIPPED}{reason}" for reason in summary.notes)
                 return MatchResult(name, found_video[0], notes=notes, video=summary)
 
             q, error = run_item(name, lambda: self._hash_query(im, mode=mode, dihedral=dihedral, exact=exact,

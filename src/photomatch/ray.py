@@ -8,7 +8,9 @@ The work is :mod:`photomatch.batch`'s; this module only maps it over a Ray Datas
   keeps its index in memory for every batch it is given.
 
 Input rows hold a ``path`` (a file every worker can read), or ``bytes`` (``ray.data.
-read_binary_files(..., include_paths=True)`` gives both), or for matching a ``hash`` (hex).
+read_binary_files(..., include_paths=True)`` gives both), or for matching a ``hash`` (hex). A
+row's file may be a video: it is matched whole by one actor (``video_options``), and its row
+has ``frames`` and each match its ``time`` spans, as ``photomatch match --json`` prints them.
 Results are Ray Datasets with the columns of :mod:`photomatch.batch`, writable with
 ``write_parquet`` or ``write_json`` (JSON lines).
 
@@ -30,9 +32,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     msg = "photomatch.ray needs Ray Data: pip install 'photomatch[ray]'"
     raise ImportError(msg) from exc
 
+from . import algorithms
 from .batch import BatchMatcher, hash_batch
 from .matcher import check_match_options
 from .store import Store
+from .videomatch import VideoOptions, check_video_options
 
 __all__ = ["hash_dataset", "match_dataset", "prepare_store", "read_images"]
 
@@ -53,7 +57,7 @@ def hash_dataset(ds: ray.data.Dataset, *, algorithm: str = "pdq", exact: bool = 
 def match_dataset(ds: ray.data.Dataset, store: str | os.PathLike[str], *, mode: str = "robust",
                   threshold: int | None = None, phash_threshold: int | None = None, dihedral: bool = True,
                   exact: bool = False, workers: int | None = None, threads: int = 1,
-                  batch_size: int = 16) -> ray.data.Dataset:
+                  batch_size: int = 16, video_options: VideoOptions | None = None) -> ray.data.Dataset:
     """The matches of every image of ``ds`` against ``store`` (columns ``query, matches, error``).
 
     ``workers`` actors (default: the cluster's CPUs / ``threads``) each open the store once and
@@ -61,6 +65,7 @@ def match_dataset(ds: ray.data.Dataset, store: str | os.PathLike[str], *, mode: 
     node and a thread per core: the threads of an actor share its indexes in memory.
     """
     check_match_options(mode, threshold, phash_threshold)
+    check_video_options(video_options)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         msg = f"threads must be a positive int, got {threads!r}"
         raise ValueError(msg)
@@ -69,7 +74,7 @@ def match_dataset(ds: ray.data.Dataset, store: str | os.PathLike[str], *, mode: 
     if workers is None:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
     options = dict(mode=mode, threshold=threshold, phash_threshold=phash_threshold, dihedral=dihedral,
-                   exact=exact, workers=threads)
+                   exact=exact, workers=threads, video_options=video_options)
     return ds.map_batches(_Actor, fn_constructor_kwargs=dict(store=path, options=options),
                           compute=ray.data.ActorPoolStrategy(size=int(workers)),
                           batch_format="pyarrow", batch_size=batch_size * threads, num_cpus=threads)
@@ -79,7 +84,7 @@ def prepare_store(path: str | os.PathLike[str]) -> None:
     """Open the store once on the driver: a missing store fails here, and the index caches are
     brought up to date and saved, so that no actor rebuilds them (or writes the store)."""
     with Store(path, create=False) as s:
-        for algorithm in ("pdq", "phash"):
+        for algorithm in algorithms.NAMES:  # reported videos' frame hashes (vpdq) have their index too
             if s.has_algorithm(algorithm):
                 s.range_search(algorithm, [], 0)  # loads (or rebuilds) the cache; close() saves it
 

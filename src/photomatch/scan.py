@@ -10,9 +10,8 @@ every one of its matches and in the summary (nothing is dropped). Meanwhile they
 owner-only temporary file, so memory stays bounded whatever the number of queries.
 
 Videos are matched like images (``Matcher.match_many`` reads their frames, see
-``photomatch.videomatch``); their records add ``frames`` (samples matched), ``skipped_frames`` and
-``notes``, and each match its ``time`` spans. An engine given as ``match_many`` (Ray) reads images
-only: there videos go to :meth:`Scan.video`, which counts them as not read.
+``photomatch.videomatch``, and so does Ray's adapter); their records add ``frames`` (samples
+matched), ``skipped_frames`` and ``notes``, and each match its ``time`` spans.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from ._fileio import sha256_file
 from .errors import PhotomatchError
 from .loading import MAX_FILE_BYTES
 from .sources import QueryItem, ScanSummary, expand
-from .sources.summary import NOT_READ, Problem
+from .sources.summary import Problem
 
 IGNORE_SUFFIX = ".ignored"
 """The ignore list of ``reports.db`` is the store ``reports.db.ignored`` beside it."""
@@ -118,26 +117,15 @@ class Scan:
         self.summary.parameters.update({k: v for k, v in match_options.items() if k not in ("workers", "video_options")})
         if match_options.get("video_options") is not None:
             self.summary.parameters["video"] = asdict(match_options["video_options"])
-        self._videos_inline = match_many is None
         self.summary.parameters.update(flood_share=self.flood.share, flood_minimum=self.flood.minimum,
                                        ignore_list=len(ignore) if ignore is not None else 0)
         self.summary.store = {"path": os.path.abspath(matcher.path), "items": len(matcher)}
-
-    def video(self, item: QueryItem) -> None:
-        """A video the engine can't read (Ray reads images only): counted as not read, by message
-        id for export media."""
-        m = item.message or {}
-        self.summary.problem(Problem(NOT_READ, "video", path=m.get("media", item.path), chat=m.get("chat"),
-                                     chat_id=m.get("chat_id"), message_id=m.get("id")))
 
     def run(self, paths: Iterable[str | os.PathLike[str]]) -> Records:
         pending: deque[QueryItem] = deque()
 
         def images() -> Iterator[str]:
             for item in expand(paths, self.summary):
-                if item.kind == "video" and not self._videos_inline:
-                    self.video(item)
-                    continue
                 pending.append(item)
                 yield item.path
 
@@ -164,18 +152,14 @@ class Scan:
 
     def _record(self, item: QueryItem, r: Any) -> dict[str, Any]:
         s = self.summary
-        rec: dict[str, Any] = r.to_json(correspondences=self.correspondences)  # with "error" if it failed
-        video = getattr(r, "video", None)
-        if video is not None:
-            rec.update(frames=video.frames, skipped_frames=video.skipped)  # the reasons are its notes
+        # With "error" if it failed; a video's with "frames", "skipped_frames" (the reasons are its notes).
+        rec: dict[str, Any] = r.to_json(correspondences=self.correspondences)
         if not r.ok:
             s.decode_errors += 1
             if self.on_error is not None:
                 self.on_error(r.error)
         else:
             s.read += 1
-        if getattr(r, "notes", ()):  # stages skipped for this query (e.g. features of a 1-px-high banner)
-            rec["notes"] = list(r.notes)
         if item.message is not None:
             rec["message"] = item.message
             rec["sha256"] = _sha256(item.path)

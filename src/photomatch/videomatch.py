@@ -56,6 +56,13 @@ class VideoOptions:
                                  self.compared_percent)
 
 
+def check_video_options(options: object) -> None:
+    """Raise TypeError unless ``options`` is None (the defaults) or a ``VideoOptions``."""
+    if options is not None and not isinstance(options, VideoOptions):
+        msg = f"video_options must be a photomatch.videomatch.VideoOptions, got {type(options).__name__}"
+        raise TypeError(msg)
+
+
 @dataclass(frozen=True)
 class VideoSummary:
     """What was read of a query video: samples matched, frames skipped, and why."""
