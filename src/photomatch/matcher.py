@@ -43,8 +43,8 @@ from .errors import HashFormatError, PhotomatchError, run_item
 from ._parallel import ordered_map, resolve_workers
 from .hashing import DIHEDRAL_NAMES, Hash, reported_hashes
 from .store import Store
-from .verify import (Features, Verification, extract_features, feature_stage_skipped, shift_correspondences, verify,
-                     verify_view, view_features)
+from .verify import (MIN_FEATURE_SIDE, Features, Verification, extract_features, feature_stage_skipped,
+                     shift_correspondences, verify, verify_view, view_features)
 from .videomatch import VideoOptions, VideoSummary
 from .vpdq import VideoHash
 from .vpdq import vpdq as vpdq_hash
@@ -481,10 +481,11 @@ class Matcher:
             draft = None if exact else PDQ.draft_min_side
             pixels, scale = loading.load_pixels(image, max_pixels=self.max_pixels, draft_min_side=draft)
         size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
-        if robust and max(pixels.shape[:2]) > ROBUST_MAX_SIDE:
+        if robust and max(pixels.shape[:2]) > ROBUST_MAX_SIDE and min(pixels.shape[:2]) > MIN_FEATURE_SIDE:
             # The robust stages (regions, views, features, repairs) work on one copy of bounded size,
             # as they do on a JPEG's draft decode, so a giant PNG or TIFF costs them no more than that.
-            f = ROBUST_MAX_SIDE / max(pixels.shape[:2])
+            # A thin image keeps the short side local features need (verify.MIN_FEATURE_SIDE).
+            f = min(1.0, max(ROBUST_MAX_SIDE / max(pixels.shape[:2]), MIN_FEATURE_SIDE / min(pixels.shape[:2])))
             pixels = cv2.resize(pixels, (max(1, round(pixels.shape[1] * f)), max(1, round(pixels.shape[0] * f))),
                                 interpolation=cv2.INTER_AREA)
             scale /= f
