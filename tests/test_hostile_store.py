@@ -199,6 +199,19 @@ def test_export_refuses_other_outputs_with_one_line(exported_store, tmp_path):
         export_hash_list(s, str(tmp_path))  # the API refuses the same way
 
 
+def test_demo_refuses_an_out_that_is_not_a_folder(tmp_path):
+    for what in ("file", "fifo"):
+        out = tmp_path / what
+        if what == "fifo":
+            os.mkfifo(out)
+        else:
+            out.write_bytes(b"x")
+        done = _run(["demo", "--out", str(out)], timeout=60)
+        err = done.stderr.decode()
+        assert done.returncode == 2 and err.count("\n") == 1 and str(out) in err and "not a folder" in err, err
+        assert os.path.lexists(out) and not out.is_dir()
+
+
 # --- item 7b: stores that cannot be written ---------------------------------------------------
 
 

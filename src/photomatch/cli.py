@@ -519,6 +519,11 @@ def _check_output(args: argparse.Namespace) -> None:
         raise _UsageError(f"argument -o/--output: {e}") from None
 
 
+def _check_demo(args: argparse.Namespace) -> None:
+    if os.path.lexists(args.out) and not os.path.isdir(args.out):  # a file, a FIFO, /dev/null
+        raise _UsageError(f"argument --out: {args.out}: exists and is not a folder")
+
+
 def _share(text: str) -> float:
     try:
         v = float(text)
@@ -662,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="end-to-end demo: a store of sample photos, altered copies, the matches")
     p.add_argument("--images", default=None, help="a folder of your own photos (default: scikit-image samples)")
     p.add_argument("--out", default="photomatch-demo", help="folder for the store and the altered copies")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, check=_check_demo)
 
     return parser
 
