@@ -355,6 +355,28 @@ def test_remove_leaves_the_hash_in_no_file_even_while_a_reader_is_open(tmp_path)
         assert m.info()["index"]["pdq"]["origin"] == "cache"
 
 
+def test_remove_behind_a_reader_of_an_old_snapshot_says_where_the_hash_stays(tmp_path, caplog):
+    """A reader inside a transaction pins the log: the removal still commits and counts, waits
+    ``timeout`` for the log to empty, then says the rows stay in the -wal; the last close clears it."""
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    path = folder / "s.db"
+    secret = bytes(range(101, 133))
+    with Store(path) as store:
+        gone = store.add_item([("pdq", secret, 100)])
+        store.add_item([("pdq", bytes(32), 100)])
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM items").fetchone()  # holds its snapshot
+    with Store(path, timeout=0.3) as store:
+        assert store.remove([gone]) == 1
+        assert store.count() == 1
+    assert "stay in its -wal" in caplog.text
+    reader.execute("COMMIT")
+    reader.close()
+    assert _files_holding(folder, secret) == []  # the last connection's close emptied it
+
+
 def test_remove_rewrites_the_feature_cache_too(tmp_path, photo_store):
     """Local features are derived from the picture: a removed item's leave the feature cache."""
     path, photo, _ = photo_store

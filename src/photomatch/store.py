@@ -934,7 +934,9 @@ class Store:
             try:
                 busy = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.Error as exc:
-                raise self._error(exc, "emptying the write-ahead log after a removal") from exc
+                if not _is_locked(exc):  # locked: the removal itself has committed; say so below
+                    raise self._error(exc, "emptying the write-ahead log after a removal") from exc
+                busy = 1
         if busy:
             log.warning("%s: removed rows stay in its -wal until the processes reading it finish", self.path)
 
