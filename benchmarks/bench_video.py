@@ -9,8 +9,15 @@ every 5 s, built here with PyAV from photos-dev when found, else from generated 
 - vPDQ hashing (``photomatch.vpdq.vpdq``, default options);
 - the ``vpdq`` package (Meta's reference, built from source) when ``--vpdq-python`` names a Python
   that has it (it needs FFmpeg's development libraries to build: this script builds nothing);
+- decode alone at photo matching's sampling (one frame a second plus scene changes, scaled to
+  1280 px by the decoder): the floor under matching;
 - photo-in-video matching (``Matcher.match`` on the clip, default sampling) against a store of
   ``--items`` reported photos with features, a few of which the clip shows.
+
+Each figure is the best of ``--repeat`` alternating runs (the machine is shared), in wall seconds
+and in CPU seconds (``cpu_s``: this process and its children, which other sessions' load barely
+moves); the clip says whether its pictures came from photos-dev or were generated (textures
+with grain).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,6 +38,7 @@ import numpy as np
 
 from photomatch.matcher import Matcher
 from photomatch.video import VideoReader
+from photomatch.videomatch import MAX_SIDE
 from photomatch.vpdq import vpdq
 
 from .photos import photos_dev
@@ -75,31 +84,49 @@ def make_clip(path: str, seconds: int, shown: list[np.ndarray]) -> None:
         c.mux(s.encode())
 
 
-def decode_alone(path: str) -> float:
-    t0 = time.perf_counter()
+def decode_alone(path: str) -> None:
     with VideoReader(path) as v:
         period = max(1, int(v.info.fps))
         for n, frame in v.decoded():
             if n % period == 0:
                 v.rgb(frame, rotate=False)
-    return time.perf_counter() - t0
+
+
+def sample_alone(path: str) -> None:
+    """Decoding at photo matching's sampling (one frame a second and scene changes, scaled to
+    ``videomatch.MAX_SIDE``): the floor under matching's time."""
+    with VideoReader(path) as v:
+        for _ in v.sample(max_side=MAX_SIDE):
+            pass
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measured(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its children) of ``fn()``. CPU time barely
+    moves with other sessions' load, wall time does: both are reported."""
+    c0, t0 = _cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, _cpu() - c0
 
 
 def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    return measured(fn)[0]
 
 
-def reference(python: str, path: str) -> float | None:
+def reference(python: str, path: str) -> tuple[float, float] | None:
     code = ("import time, vpdq, sys; t = time.perf_counter(); vpdq.computeHash(sys.argv[1]); "
             "print(time.perf_counter() - t)")
+    c0 = _cpu()
     try:
         out = subprocess.run([python, "-c", code, path], check=True, capture_output=True, text=True, timeout=900)
     except (OSError, subprocess.SubprocessError) as e:
         print(f"bench_video: the vpdq reference did not run ({e})", file=sys.stderr)
         return None
-    return float(out.stdout.strip().splitlines()[-1])
+    return float(out.stdout.strip().splitlines()[-1]), _cpu() - c0  # CPU includes its interpreter's start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,22 +155,25 @@ def main(argv: list[str] | None = None) -> int:
 
     # Alternating runs, the best of each: the machine is shared, and the first read of the clip
     # pays for the page cache.
-    runs: dict[str, list[float]] = {"decode_alone_s": [], "vpdq_s": [], "reference_vpdq_s": [], "match_s": []}
+    runs: dict[str, list[tuple[float, float]]] = {"decode_alone_s": [], "vpdq_s": [], "reference_vpdq_s": [],
+                                                  "sample_alone_s": [], "match_s": []}
     hashes: list = []
     found: list = []
     with Matcher(store, create=False) as m:
         m.match(reported[0])  # loads the feature index once, as a long-running matcher would
         for _ in range(args.repeat):
-            runs["decode_alone_s"].append(decode_alone(clip))
+            runs["decode_alone_s"].append(measured(lambda: decode_alone(clip)))
             hashes[:] = []
-            runs["vpdq_s"].append(timed(lambda: hashes.append(vpdq(clip))))
+            runs["vpdq_s"].append(measured(lambda: hashes.append(vpdq(clip))))
             if args.vpdq_python:
                 t = reference(args.vpdq_python, clip)
                 if t is not None:
                     runs["reference_vpdq_s"].append(t)
+            runs["sample_alone_s"].append(measured(lambda: sample_alone(clip)))
             found[:] = []
-            runs["match_s"].append(timed(lambda: found.extend(m.match(clip))))
-    results = {k: (min(v) if v else None) for k, v in runs.items()}
+            runs["match_s"].append(measured(lambda: found.extend(m.match(clip))))
+    results = {k: (min(w for w, _ in v) if v else None) for k, v in runs.items()}
+    cpu = {k: (min(c for _, c in v) if v else None) for k, v in runs.items()}
     seconds = float(args.seconds)
     report = {
         "clip": {"seconds": seconds, "size": [W, H], "fps": FPS, "codec": "h264", "bytes": os.path.getsize(clip),
@@ -151,9 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         "items": args.items,
         "cpus": len(os.sched_getaffinity(0)),
         **{k: (round(v, 2) if v is not None else None) for k, v in results.items()},
-        "runs": {k: [round(x, 2) for x in v] for k, v in runs.items()},
+        "cpu_s": {k[:-2]: (round(v, 2) if v is not None else None) for k, v in cpu.items()},
+        "runs": {k: [round(w, 2) for w, _ in v] for k, v in runs.items()},
         "x_real_time": {k[:-2]: (round(seconds / v, 2) if v else None) for k, v in results.items()},
         "vpdq_vs_decode": round(results["decode_alone_s"] / results["vpdq_s"], 3),
+        "vpdq_vs_decode_cpu": round(cpu["decode_alone_s"] / cpu["vpdq_s"], 3),
+        "match_vs_sample_alone": round(results["sample_alone_s"] / results["match_s"], 3),
         "vpdq_vs_reference": (round(results["reference_vpdq_s"] / results["vpdq_s"], 2)
                               if results["reference_vpdq_s"] else None),
         "vpdq_frames": len(hashes[0]),
