@@ -431,6 +431,18 @@ def test_names_made_of_dots_are_walked_by_their_extension(tmp_path):
     assert "..mp4" in [os.path.basename(p) for p in iter_image_paths([tmp_path], videos=True)]
 
 
+def test_import_of_a_missing_file_a_fifo_or_a_folder_is_one_line(tmp_path):
+    # import first looks whether the file is a vPDQ hash: that look read the whole file with a
+    # plain open (a FIFO hung it, a missing file gave a traceback, a long list was held whole).
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "folder.csv").mkdir()
+    for name, why in (("missing.csv", "No such file"), ("fifo.csv", "FIFO"), ("folder.csv", "directory")):
+        r = _cli("import", str(tmp_path / "s.db"), str(tmp_path / name))
+        err = r.stderr.decode()
+        assert r.returncode == 2 and why in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert not (tmp_path / "s.db").exists()  # no empty store left behind
+
+
 def test_csv_export_neutralises_formulas_and_imports_them_back(tmp_path):
     store = tmp_path / "s.db"
     labels = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "'quoted", "\tTab", "plain"]

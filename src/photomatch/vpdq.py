@@ -18,6 +18,7 @@ matched both reach their thresholds.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import deque
@@ -31,6 +32,7 @@ import numpy as np
 from . import _native_hash
 from ._accel import kernels
 from ._codes import hamming
+from ._fileio import open_regular
 from .errors import DecodeError, HashFormatError
 from .hashing import Hash
 from .video import DEFAULT_MAX_DURATION, DEFAULT_MAX_FRAME_PIXELS, VideoReader, VideoSource
@@ -145,14 +147,20 @@ class VideoHash:
 def read_video_hash(path: str) -> VideoHash | None:
     """A vPDQ hash file (the reference's text lines, or python-threatexchange's JSON list), or
     None when the file's first line is neither (it is then some other hash list)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    # Only the first non-blank line is read to decide: a hash list of millions of lines that is
+    # not a vPDQ file is then streamed by the hash-list reader, never held here whole.
+    try:
+        with open_regular(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as f:
+            first = next((s for s in (line.strip() for line in f) if s), "")
+            if not (first.startswith("[") or _TEXT_LINE.match(first)):
+                return None
+            f.seek(0)
+            text = f.read()
+    except OSError as exc:  # missing, a folder, a FIFO (refused, never waited on)
+        raise HashFormatError(f"cannot read the hash list: {exc.strerror}", path=path) from exc
     if first.startswith("["):
         return VideoHash.from_json(text, source=path)
-    if _TEXT_LINE.match(first):
-        return VideoHash.from_text(text, source=path)
-    return None
+    return VideoHash.from_text(text, source=path)
 
 
 _TEXT_LINE = re.compile(r"\d+,\d+,[0-9a-fA-F]{64},[0-9.eE+-]+\Z")
