@@ -1,6 +1,7 @@
 """Video quality: reported photos found in videos made from photos-dev, and vPDQ video matches.
 
-    python -m benchmarks.quality_video [--limit 30] [--photos DIR] [--samplers every,luma,keyframes] [--out DIR]
+    python -m benchmarks.quality_video [--limit 30] [--photos DIR] [--samplers every,luma,keyframes]
+                                       [--cases slideshow,fast,screen,low,trimmed,unrelated,vpdq] [--out DIR]
 
 The photos (photos-dev unless ``--photos``) are shuffled (seed 0): the first ``--limit`` are
 reported (stored with features), the next ``--limit`` make the unrelated videos. Cases, each
@@ -12,7 +13,11 @@ H.264 (x264 defaults, so its own keyframe placement) made here with PyAV:
 - screen: one 720x1280 "phone screen recording" per photo: status and navigation bars, a
   caption, the photo scrolling up into view, resting, scrolling out;
 - low: each slideshow re-encoded at half resolution and a low bitrate (crf 38);
+- trimmed: the middle half of each slideshow, re-encoded at crf 30 (the photos it still shows
+  fully for a second or more, in its own time);
 - unrelated: slideshows of the other photos (any match is a false match).
+
+``--cases`` runs some of them (and ``vpdq``, the video-to-video part) only.
 
 Recall counts a reported photo found in its video with a time span overlapping the seconds it is
 fully shown. Every video is matched once per sampler (``--samplers``): ``every`` (one frame a
@@ -131,11 +136,26 @@ def screen(path: str, pic: np.ndarray, w: int = 720, h: int = 1280) -> tuple[flo
     return shown or (2.0, 4.0)
 
 
-def trimmed(src: str, dst: str) -> None:
+def trimmed(src: str, dst: str) -> tuple[float, float]:
+    """Writes the middle half of ``src`` re-encoded at crf 30; returns the seconds of ``src`` it keeps."""
     with VideoReader(src) as v:
         n = int(v.info.frames or 0)
         frames = [v.rgb(f, rotate=False)[0] for k, f in v.decoded() if n // 4 <= k < 3 * n // 4]
     _write(dst, frames, frames[0].shape[1], frames[0].shape[0], crf=30)
+    return (n // 4) / FPS, (3 * n // 4) / FPS
+
+
+def within(shown: dict[int, tuple[float, float]], window: tuple[float, float],
+           least: float = 1.0) -> dict[int, tuple[float, float]]:
+    """The photos a trimmed copy still shows fully for ``least`` seconds (one sampling period),
+    with their intervals in the copy's own time."""
+    t0, t1 = window
+    out = {}
+    for i, (a, b) in shown.items():
+        a, b = max(a, t0), min(b, t1)
+        if b - a >= least - 1e-9:
+            out[i] = (round(a - t0, 6), round(b - t0, 6))
+    return out
 
 
 def low(src: str, dst: str) -> None:
@@ -164,6 +184,9 @@ def pdqhash_peer(path: str, reported_codes: np.ndarray) -> dict[int, list[float]
     return hits
 
 
+CASES = ("slideshow", "fast", "screen", "low", "trimmed", "unrelated", "vpdq")
+"""Photo cases (recall), unrelated videos (false matches), and vPDQ video-to-video."""
+
 SAMPLERS = {
     "every": VideoOptions(scene_changes=False),
     "luma": VideoOptions(),  # the default
@@ -191,7 +214,7 @@ def _sampler_row() -> dict[str, float]:
     return {"found": 0, "shown": 0, "frames": 0, "seconds": 0.0, "videos": 0, "false": 0}
 
 
-def run(photos: str, limit: int, out: str, samplers: list[str]) -> dict:
+def run(photos: str, limit: int, out: str, samplers: list[str], cases: tuple[str, ...] = CASES) -> dict:
     """Makes the videos in ``out``, matches them, and returns the report (see the module doc)."""
     reported, other = _load(photos, limit)
     import pdqhash
@@ -202,30 +225,40 @@ def run(photos: str, limit: int, out: str, samplers: list[str]) -> dict:
         if os.path.exists(store + suffix):
             os.unlink(store + suffix)
     truth: dict[str, dict[int, tuple[float, float]]] = {}
+    shows = []  # the slideshows: a case, the source of the low and trimmed copies, the reported videos
     for k in range(0, len(reported), 10):
         path = os.path.join(out, f"slideshow_{k:03d}.mp4")
-        truth[path] = dict(zip(range(k, k + 10), slideshow(path, reported[k : k + 10])))
-        fast_path = os.path.join(out, f"fast_{k:03d}.mp4")
-        truth[fast_path] = dict(zip(range(k, k + 10), slideshow(fast_path, reported[k : k + 10], hold=0.7, fade=0)))
-        low_path = os.path.join(out, f"low_{k:03d}.mp4")
-        low(path, low_path)
-        truth[low_path] = truth[path]
-    for i, pic in enumerate(reported):
-        path = os.path.join(out, f"screen_{i:03d}.mp4")
-        truth[path] = {i: screen(path, pic)}
+        shown = dict(zip(range(k, k + 10), slideshow(path, reported[k : k + 10])))
+        shows.append(path)
+        if "slideshow" in cases:
+            truth[path] = shown
+        if "fast" in cases:
+            fast_path = os.path.join(out, f"fast_{k:03d}.mp4")
+            truth[fast_path] = dict(zip(range(k, k + 10), slideshow(fast_path, reported[k : k + 10], hold=0.7, fade=0)))
+        if "low" in cases:
+            low_path = os.path.join(out, f"low_{k:03d}.mp4")
+            low(path, low_path)
+            truth[low_path] = shown
+        if "trimmed" in cases or "vpdq" in cases:
+            window = trimmed(path, path.replace("slideshow_", "trimmed_"))
+            if "trimmed" in cases:
+                truth[path.replace("slideshow_", "trimmed_")] = within(shown, window)
+    if "screen" in cases:
+        for i, pic in enumerate(reported):
+            path = os.path.join(out, f"screen_{i:03d}.mp4")
+            truth[path] = {i: screen(path, pic)}
     unrelated = []
-    for k in range(0, len(other), 10):
+    for k in range(0, len(other), 10) if {"unrelated", "vpdq"} & set(cases) else ():
         path = os.path.join(out, f"unrelated_{k:03d}.mp4")
         slideshow(path, other[k : k + 10])
         unrelated.append(path)
     results: dict[str, dict[str, list[int]]] = {}
     by_sampler: dict[str, dict[str, dict[str, float]]] = {}
     false = {name: 0 for name in ("photomatch", "pdqhash", *samplers)}
-    false["videos"] = len(unrelated)
+    false["videos"] = len(unrelated) if "unrelated" in cases else 0
     with Matcher(store) as m:
         ids = m.add(reported, label="photo", features=True)
         index_of = {item: i for i, item in enumerate(ids)}
-        shows = sorted(p for p in truth if os.path.basename(p).startswith("slideshow_"))
         video_ids = {m.add([p], label=os.path.basename(p))[0]: p for p in shows}
 
         def matched(path: str, sampler: str) -> dict[int, tuple]:
@@ -256,7 +289,7 @@ def run(photos: str, limit: int, out: str, samplers: list[str]) -> dict:
                         r["pdqhash"][0] += bool(i in peer and any(interval[0] <= t < interval[1] for t in peer[i]))
                         r["photomatch"][1] += 1
                         r["pdqhash"][1] += 1
-        for path in unrelated:
+        for path in unrelated if "unrelated" in cases else ():
             for sampler in samplers:
                 hit = bool(matched(path, sampler))
                 false[sampler] += hit
@@ -265,29 +298,30 @@ def run(photos: str, limit: int, out: str, samplers: list[str]) -> dict:
                     false["photomatch"] += hit
             false["pdqhash"] += bool(pdqhash_peer(path, reported_codes))
         vpdq_recall = {"photomatch": [0, 0], "pdqhash": [0, 0], "unrelated_matched": {"photomatch": 0, "pdqhash": 0}}
-        peers = {item: pdq_vpdq_peer(path) for item, path in video_ids.items()}
-        for item, path in video_ids.items():
+        peers = {item: pdq_vpdq_peer(path) for item, path in video_ids.items()} if "vpdq" in cases else {}
+        for item, path in video_ids.items() if peers else ():
             cut = path.replace("slideshow_", "trimmed_")
-            trimmed(path, cut)
             got = [x.id for x in m.match(cut) if x.algorithm == "vpdq"]
             vpdq_recall["photomatch"][0] += got == [item]
             cut_peer = pdq_vpdq_peer(cut)
             vpdq_recall["pdqhash"][0] += [i for i, h in peers.items() if vpdq_match(cut_peer, h).matched] == [item]
             vpdq_recall["photomatch"][1] += 1
             vpdq_recall["pdqhash"][1] += 1
-        for path in unrelated:
+        for path in unrelated if peers else ():
             vpdq_recall["unrelated_matched"]["photomatch"] += any(x.algorithm == "vpdq" for x in m.match(path))
             q = pdq_vpdq_peer(path)
             vpdq_recall["unrelated_matched"]["pdqhash"] += any(vpdq_match(q, h).matched for h in peers.values())
-    samples = {case: {name: {**({"recall_percent": round(100 * r["found"] / r["shown"], 1)} if r["shown"]
-                                else {"false_matches": int(r["false"])}),
+    samples = {case: {name: {**({"false_matches": int(r["false"])} if case == "unrelated"
+                                else {"recall_percent": round(100 * r["found"] / r["shown"], 1) if r["shown"] else None}),
                              "frames": int(r["frames"]), "seconds": round(r["seconds"], 1),
                              "frames_per_video": round(r["frames"] / max(1, r["videos"]), 1)}
                       for name, r in rows.items()}
                for case, rows in by_sampler.items()}
     return {
         "limit": limit,
-        "recall_percent": {case: {k: round(100 * a / b, 1) for k, (a, b) in r.items()} for case, r in results.items()},
+        "cases": list(cases),
+        "recall_percent": {case: {k: round(100 * a / b, 1) if b else None for k, (a, b) in r.items()}
+                           for case, r in results.items()},
         "counts": results,
         "false_matches_unrelated_videos": false,
         "samplers": samples,
@@ -301,8 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photos", default=None, help="a folder of photos (default: photos-dev)")
     p.add_argument("--samplers", default=",".join(SAMPLERS),
                    help=f"comma-separated, from {', '.join(SAMPLERS)} (the default sampler is always run)")
+    p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    cases = tuple(x for x in args.cases.split(",") if x)
+    unknown_cases = sorted(set(cases) - set(CASES))
+    if unknown_cases or not cases:
+        p.error(f"unknown case {unknown_cases[0]!r} (choose from {', '.join(CASES)})" if unknown_cases else "no case")
     samplers = [x for x in args.samplers.split(",") if x]
     unknown = sorted(set(samplers) - set(SAMPLERS))
     if unknown:
@@ -318,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or tempfile.mkdtemp(prefix="quality_video_")
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
-    report = run(str(folder), args.limit, out, samplers)
+    report = run(str(folder), args.limit, out, samplers, cases)
     report["wall_seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(report, indent=1))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,16 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not installed: it lives beside t
 from benchmarks import quality_video as qv  # noqa: E402
 
 from photomatch.video import VideoReader  # noqa: E402
+
+
+def _photos(tmp_path, n: int, seed: int) -> Path:
+    """A folder of ``n`` distinct generated photos (PNG)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(n):
+        rgb = np.ascontiguousarray(videos.smooth(seed + i, 240, 320))
+        cv2.imwrite(str(folder / f"p{i}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return folder
 
 
 def _decoded(path) -> list[tuple[float, np.ndarray]]:
@@ -68,23 +79,21 @@ def test_screen_recording_shows_the_whole_photo_in_its_interval(tmp_path):
 @pytest.mark.slow  # about 10 s: every case encoded and matched with three samplers
 def test_main_reports_every_case_and_sampler(tmp_path, capsys):
     pytest.importorskip("pdqhash")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(4):
-        cv2.imwrite(str(photos / f"p{i}.png"), cv2.cvtColor(np.ascontiguousarray(videos.smooth(20 + i, 240, 320)),
-                                                             cv2.COLOR_RGB2BGR))
+    photos = _photos(tmp_path, 4, seed=20)
     (photos / "notes.txt").write_text("not a photo")
     assert qv.main(["--limit", "2", "--photos", str(photos), "--out", str(tmp_path / "out")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report["recall_percent"]) == {"slideshow", "fast", "screen", "low"}
+    assert set(report["recall_percent"]) == {"slideshow", "fast", "screen", "low", "trimmed"}
     for case, counts in report["counts"].items():
-        assert counts["photomatch"] == [2, 2], case  # two distinct reported photos, each found in its span
+        # Two distinct reported photos, each found in its span. The trimmed copy keeps 1.1-3.3 s of
+        # 2 x 2 s + a 0.5 s fade: each photo fully for under a second, so it counts none.
+        assert counts["photomatch"] == ([0, 0] if case == "trimmed" else [2, 2]), case
     assert report["false_matches_unrelated_videos"] == {"photomatch": 0, "pdqhash": 0, "every": 0, "luma": 0,
                                                           "keyframes": 0, "videos": 1}
     assert report["vpdq_trimmed_copies_matched"]["photomatch"] == [1, 1]
     assert report["vpdq_trimmed_copies_matched"]["pdqhash"] == [1, 1]
     s = report["samplers"]
-    assert set(s) == {"slideshow", "fast", "screen", "low", "unrelated"}
+    assert set(s) == {"slideshow", "fast", "screen", "low", "trimmed", "unrelated"}
     # One sample a second: a 2-photo slideshow lasts 2 x 2 s + a 0.5 s fade, a fast one 2 x 0.7 s.
     assert s["slideshow"]["every"]["frames"] == math.ceil(4.5) and s["fast"]["every"]["frames"] == math.ceil(1.4)
     for case, rows in s.items():
@@ -92,3 +101,25 @@ def test_main_reports_every_case_and_sampler(tmp_path, capsys):
     with pytest.raises(SystemExit):
         qv.main(["--samplers", "every,nosuch", "--photos", str(photos)])
     assert "unknown sampler 'nosuch'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        qv.main(["--cases", "slideshow,nosuch", "--photos", str(photos)])
+    assert "unknown case 'nosuch'" in capsys.readouterr().err
+
+
+def test_trimmed_copy_keeps_the_photos_it_still_shows():
+    # 4 photos of 2 s with 0.5 s fades; the copy keeps 2.5-7.5 s of the original
+    shown = {0: (0.0, 2.0), 1: (2.5, 4.5), 2: (5.0, 7.0), 3: (7.5, 9.5)}
+    assert qv.within(shown, (2.5, 7.5)) == {1: (0.0, 2.0), 2: (2.5, 4.5)}
+    assert qv.within(shown, (1.2, 5.8)) == {1: (1.3, 3.3)}  # photo 0: 0.8 s left, photo 2: 0.8 s
+    assert qv.within(shown, (1.0, 5.8)) == {0: (0.0, 1.0), 1: (1.5, 3.5)}
+
+
+def test_cases_option_runs_some_cases_only(tmp_path, capsys):
+    pytest.importorskip("pdqhash")
+    photos = _photos(tmp_path, 2, seed=40)
+    assert qv.main(["--limit", "1", "--photos", str(photos), "--out", str(tmp_path / "o"), "--cases", "trimmed",
+                    "--samplers", "luma"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["counts"]) == ["trimmed"] and report["counts"]["trimmed"]["photomatch"] == [1, 1]
+    assert report["false_matches_unrelated_videos"]["videos"] == 0 and report["vpdq_trimmed_copies_matched"]["photomatch"] == [0, 0]
+    assert sorted(n for n in os.listdir(tmp_path / "o") if n.endswith(".mp4")) == ["slideshow_000.mp4", "trimmed_000.mp4"]
