@@ -23,7 +23,8 @@ Recall counts a reported photo found in its video with a time span overlapping t
 fully shown. Every video is matched once per sampler (``--samplers``): ``every`` (one frame a
 second only), ``luma`` (plus photomatch's scene changes on the decoded luma: the default) and
 ``keyframes`` (plus the encoder's keyframes); each sampler's recall, false matches, frames
-sampled and matching seconds are reported side by side. The recall figures of the cases are
+sampled, frames searched (the rest were nearly identical to the sample before and took its
+answer) and matching seconds are reported side by side. The recall figures of the cases are
 the default sampler's. The peer is per-frame ``pdqhash`` on the frames the default sampler
 takes, against the reported photos' ``pdqhash``, at distance 31. vPDQ video-to-video: the
 slideshows are stored as reported videos; their trimmed copies (the middle half, re-encoded)
@@ -211,7 +212,7 @@ def pdq_vpdq_peer(path: str) -> VideoHash:
 
 
 def _sampler_row() -> dict[str, float]:
-    return {"found": 0, "shown": 0, "frames": 0, "seconds": 0.0, "videos": 0, "false": 0}
+    return {"found": 0, "shown": 0, "frames": 0, "searched": 0, "seconds": 0.0, "videos": 0, "false": 0}
 
 
 def run(photos: str, limit: int, out: str, samplers: list[str], cases: tuple[str, ...] = CASES) -> dict:
@@ -271,6 +272,7 @@ def run(photos: str, limit: int, out: str, samplers: list[str], cases: tuple[str
             if r.error is not None:
                 raise RuntimeError(f"{path}: {r.error}")
             row["frames"] += r.video.frames
+            row["searched"] += r.video.searched
             row["videos"] += 1
             return {index_of[x.id]: x.time or () for x in r.matches if x.algorithm != "vpdq" and x.id in index_of}
 
@@ -313,7 +315,8 @@ def run(photos: str, limit: int, out: str, samplers: list[str], cases: tuple[str
             vpdq_recall["unrelated_matched"]["pdqhash"] += any(vpdq_match(q, h).matched for h in peers.values())
     samples = {case: {name: {**({"false_matches": int(r["false"])} if case == "unrelated"
                                 else {"recall_percent": round(100 * r["found"] / r["shown"], 1) if r["shown"] else None}),
-                             "frames": int(r["frames"]), "seconds": round(r["seconds"], 1),
+                             "frames": int(r["frames"]), "searched": int(r["searched"]),
+                             "seconds": round(r["seconds"], 1),
                              "frames_per_video": round(r["frames"] / max(1, r["videos"]), 1)}
                       for name, r in rows.items()}
                for case, rows in by_sampler.items()}

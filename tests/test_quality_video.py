@@ -98,6 +98,9 @@ def test_main_reports_every_case_and_sampler(tmp_path, capsys):
     assert s["slideshow"]["every"]["frames"] == math.ceil(4.5) and s["fast"]["every"]["frames"] == math.ceil(1.4)
     for case, rows in s.items():
         assert rows["luma"]["frames"] >= rows["every"]["frames"] and rows["keyframes"]["frames"] >= rows["every"]["frames"]
+        assert all(1 <= r["searched"] <= r["frames"] for r in rows.values()), case
+    # A photo held 2 s is sampled twice a second apart, the same picture: searched once.
+    assert s["slideshow"]["every"]["searched"] < s["slideshow"]["every"]["frames"]
     with pytest.raises(SystemExit):
         qv.main(["--samplers", "every,nosuch", "--photos", str(photos)])
     assert "unknown sampler 'nosuch'" in capsys.readouterr().err

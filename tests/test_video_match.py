@@ -104,6 +104,8 @@ def test_near_identical_frames_are_matched_once(matcher, tmp_path, monkeypatch):
     [m] = matcher.match(str(still))
     assert m.label == "photo 1" and m.time == ((0.0, 10.0),)
     assert len(calls) == 1
+    [r] = matcher.match_many([str(still)])
+    assert (r.video.frames, r.video.searched) == (10, 1) and len(calls) == 2
 
 
 def test_fps_option_samples_more(matcher, clips):

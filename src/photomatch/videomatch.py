@@ -65,11 +65,14 @@ def check_video_options(options: object) -> None:
 
 @dataclass(frozen=True)
 class VideoSummary:
-    """What was read of a query video: samples matched, frames skipped, and why."""
+    """What was read of a query video: samples matched, frames skipped, and why; ``searched`` is
+    how many samples went through the image search (the others were nearly identical to the
+    sample before and took its answer; None when not known, as from a JSON line)."""
 
     frames: int
     skipped: int
     notes: tuple[str, ...]
+    searched: int | None = None
 
 
 def match_video(matcher: Matcher, source: VideoSource, *, mode: str, threshold: int | None,
@@ -115,8 +118,10 @@ def match_video(matcher: Matcher, source: VideoSource, *, mode: str, threshold: 
             return t, matcher._search(q, threshold, phash_threshold)
 
         previous: list[Match] = []
+        searched = 0
         try:
             for t, found in ordered_map(run, samples(), workers=resolve_workers(workers)):
+                searched += found is not None
                 found = previous if found is None else found
                 previous = found
                 times.append(t)
@@ -126,7 +131,7 @@ def match_video(matcher: Matcher, source: VideoSource, *, mode: str, threshold: 
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        summary = VideoSummary(len(times), video.skipped, tuple(video.skip_reasons))
+        summary = VideoSummary(len(times), video.skipped, tuple(video.skip_reasons), searched)
         duration = video.info.duration
     end = duration if duration is not None and times and duration > times[-1] else (times[-1] if times else 0.0)
     matches = [_with_spans(hits, times, end) for hits in per_item.values()]
