@@ -793,7 +793,7 @@ def import_hash_list(store: Any, path: str | os.PathLike[str] | IO[Any], *, skip
     with _opened(path) as (f, name):
         blocks = _blocks(f, name, skip_invalid=skip_invalid, format=format, skipped=skipped)
         # Parsing (Python) runs in a thread beside the inserts (SQLite, without the GIL).
-        store.add_item_columns(_item_columns(prefetch(blocks), os.path.basename(name), label, counted))
+        store.add_item_columns(prefetch(_item_columns(blocks, os.path.basename(name), label, counted)))
     return counted[0], skipped
 
 
