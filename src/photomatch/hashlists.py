@@ -360,6 +360,8 @@ def _unescaped(column: list[str | None]) -> list[str | None]:
     if column.count(None) == len(column) or "\\" not in "".join(v for v in column if v):
         return column
     return [_unescape(v) if v and "\\" in v else v for v in column]
+
+
 _HEX_RUN = re.compile(r"[0-9a-fA-F]*")
 _QUALITIES = re.compile(r"[0-9]{0,3}(?:,[0-9]{0,3})*")
 
@@ -412,7 +414,7 @@ def _fast_rows(buf: list[tuple[int, list[str]]], positions: dict[str, int] | Non
     if spec is None or named - {spec.name} or len(named) > 1:
         return None
     joined = "".join(hashes)
-    if len(joined) != length * n or any(len(h) != length for h in hashes) or not _HEX_RUN.fullmatch(joined):
+    if set(map(len, hashes)) != {length} or not _HEX_RUN.fullmatch(joined):
         return None
     if not _QUALITIES.fullmatch(",".join(q or "" for q in quals)):
         return None
@@ -678,12 +680,15 @@ def _as_record(r: Any) -> HashRecord:
     raise TypeError(msg)
 
 
-def _render(records: Iterable[HashRecord], fmt: str, out: IO[str], regions: bool, count: list[int]) -> None:
+def _render(records: Iterable[HashRecord], fmt: str, out: IO[str], regions: bool) -> int:
+    """Write the header and a row per record; return how many rows."""
     # algo first: a line never starts with '#' (a comment) or a blank, whatever the ids and labels
     columns = ["algo", "hex", "quality", "id", "label", "source"] + (["kind", "x", "y", "w", "h"] if regions else [])
     escape_source = fmt != "tsv"  # TSV escapes every cell itself
+    count = 0
 
     def rows() -> Iterator[list[Any]]:
+        nonlocal count
         for r in records:
             source = escape(r.source) if escape_source and r.source is not None else r.source
             row: list[Any] = [r.algorithm, r.hex, r.quality, r.id, r.label, source]
@@ -692,7 +697,7 @@ def _render(records: Iterable[HashRecord], fmt: str, out: IO[str], regions: bool
             elif r.region_kind != "whole" or r.region is not None:
                 msg = "a record has a region but the list is written without region columns (regions=False)"
                 raise ValueError(msg)
-            count[0] += 1
+            count += 1
             yield row
 
     if fmt == "csv":
@@ -709,6 +714,7 @@ def _render(records: Iterable[HashRecord], fmt: str, out: IO[str], regions: bool
     else:
         for row in rows():
             out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
+    return count
 
 
 def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str] | IO[Any], *,
@@ -740,21 +746,18 @@ def write_hash_list(records: Iterable[Any], path_or_file: str | os.PathLike[str]
         regions = any(r.region_kind != "whole" or r.region is not None for r in recs)  # type: ignore[union-attr]
     else:
         recs = map(_as_record, records)
-    count = [0]
     if not isinstance(path_or_file, (str, os.PathLike)):
         if isinstance(path_or_file, io.TextIOBase) or not _is_binary(path_or_file):
-            _render(recs, fmt, path_or_file, regions, count)
-        else:
-            text = io.TextIOWrapper(path_or_file, encoding="utf-8", newline="", write_through=True)
-            try:
-                _render(recs, fmt, text, regions, count)
-                text.flush()
-            finally:
-                text.detach()  # the caller's file stays open
-        return count[0]
+            return _render(recs, fmt, path_or_file, regions)
+        text = io.TextIOWrapper(path_or_file, encoding="utf-8", newline="", write_through=True)
+        try:
+            n = _render(recs, fmt, text, regions)
+            text.flush()
+        finally:
+            text.detach()  # the caller's file stays open
+        return n
     with open_output(os.fspath(path_or_file), binary=False) as f:
-        _render(recs, fmt, f, regions, count)
-    return count[0]
+        return _render(recs, fmt, f, regions)
 
 
 def _is_binary(f: Any) -> bool:

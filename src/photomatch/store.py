@@ -399,15 +399,15 @@ def _check_columns(b: ItemColumns) -> int:
         if present and (set(map(type, present)) != {str} or max(map(len, present)) > MAX_TEXT
                         or _has_surrogate("".join(present))):
             column[:] = [_check_text(v, name) if v is not None else None for v in column]  # says which and why
+    if set(map(type, b.bits)) != {bytes}:
+        msg = "hash bits must be bytes"
+        raise TypeError(msg)
     sizes = {a: ALGORITHMS[_check_algorithm(a)] for a in set(b.algorithms)}
     if set(map(len, b.bits)) != set(sizes.values()) or len(sizes) > 1:
         for x, a in zip(b.bits, b.algorithms):
             if len(x) != sizes[a]:
                 msg = f"a {a} hash has {sizes[a]} bytes, got {len(x)}"
                 raise ValueError(msg)
-    if set(map(type, b.bits)) != {bytes}:
-        msg = "hash bits must be bytes"
-        raise TypeError(msg)
     qualities = [q for q in b.qualities if q is not None] if None in b.qualities else b.qualities
     if qualities and (set(map(type, qualities)) != {int} or min(qualities) < 0 or max(qualities) > 100):
         b.qualities[:] = [_check_quality(q) if q is not None else None for q in b.qualities]
@@ -840,8 +840,7 @@ class Store:
                     (spec["label"], spec["source"], spec["sha256"], spec["size"], added, spec["note"]))
                 item_id = int(cur.lastrowid)  # type: ignore[arg-type]
                 con.executemany(
-                    "INSERT INTO hashes (item_id, algorithm, bits, quality, x, y, w, h, kind)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _ROW_HASHES,
                     [(item_id, a, b, q, *(r if r is not None else (None,) * 4), k)
                      for a, b, q, r, k in spec["hashes"]])
                 if spec["keypoints"] is not None:
